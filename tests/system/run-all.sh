@@ -1,0 +1,164 @@
+#!/bin/bash
+# Run the QEMU system tests (tests/system/tests/*.sh), each in a fresh guest.
+#
+# Usage: tests/system/run-all.sh [--list] [-h|--help] [TEST...]
+#
+#   TEST     a test name (smoke), file name (smoke.sh) or path; default: all
+#   --list   print the tests and their runner options, run nothing
+#
+# Each test's runner options come from a header line in the test script:
+#     # systest: --iommu on --nvme 1 --timeout 240
+# (see run-guest.sh --help). SYSTEST_RUNNER_ARGS is appended to every test's
+# options (e.g. SYSTEST_RUNNER_ARGS="--mem 4G").
+#
+# Prints PASS/FAIL/SKIP per test with its time, the guest log tail for a
+# failure, and ends with the line "N passed, N failed, N skipped". Every test
+# is reported as SKIP, with the reason, when the bed cannot run here: not root,
+# QEMU missing and not installable, no cached image and the Debian mirror not
+# reachable, or SYSTEST_SKIP=1. A guest test may skip itself by exiting 77.
+#
+# Exit status: 0 when nothing failed (passes and skips only), 1 otherwise,
+# 2 for a usage error (unknown test).
+#
+# Logs: ${SYSTEST_LOG_DIR:-/tmp/libreactor-systest-logs}/TESTNAME/
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LOGROOT=${SYSTEST_LOG_DIR:-/tmp/libreactor-systest-logs}
+
+list_only=0
+selected=()
+for arg in "$@"; do
+    case $arg in
+        --list) list_only=1 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "run-all: unknown option $arg (see --help)" >&2; exit 2 ;;
+        *) selected+=("$arg") ;;
+    esac
+done
+
+tests=()
+if ((${#selected[@]} == 0)); then
+    for t in "$HERE"/tests/*.sh; do
+        [[ -f $t ]] && tests+=("$t")
+    done
+else
+    for s in "${selected[@]}"; do
+        if [[ -f $s ]]; then
+            tests+=("$(cd "$(dirname "$s")" && pwd)/$(basename "$s")")
+        elif [[ -f $HERE/tests/$s ]]; then
+            tests+=("$HERE/tests/$s")
+        elif [[ -f $HERE/tests/$s.sh ]]; then
+            tests+=("$HERE/tests/$s.sh")
+        else
+            echo "run-all: no such test: $s (have: $(find "$HERE/tests" -maxdepth 1 -name '*.sh' -printf '%f ' | sed 's/\.sh / /g'))" >&2
+            exit 2
+        fi
+    done
+fi
+
+test_name() { basename "$1" .sh; }
+test_opts() { sed -n 's/^#[[:space:]]*systest:[[:space:]]*//p' "$1" | head -n1; }
+
+if ((list_only)); then
+    for t in "${tests[@]}"; do
+        printf '%-20s %s\n' "$(test_name "$t")" "$(test_opts "$t")"
+    done
+    exit 0
+fi
+
+passed=0 failed=0 skipped=0
+summary() {
+    echo "$passed passed, $failed failed, $skipped skipped"
+}
+skip_all() {
+    local t
+    for t in "${tests[@]}"; do
+        printf 'SKIP  %-20s (%s)\n' "$(test_name "$t")" "$1"
+        skipped=$((skipped + 1))
+    done
+    summary
+    exit 0
+}
+
+if [[ ${SYSTEST_SKIP:-0} == 1 ]]; then
+    skip_all "SYSTEST_SKIP=1"
+fi
+if ((EUID != 0)); then
+    skip_all "not root: the QEMU system tests need root (image build, cache in /var/cache)"
+fi
+mkdir -p "$LOGROOT"
+if ! "$HERE/deps.sh" >"$LOGROOT/deps.log" 2>&1; then
+    cat "$LOGROOT/deps.log" >&2
+    skip_all "qemu-system-x86_64/qemu-img/debootstrap missing and not installable (see deps.sh)"
+fi
+t0=$SECONDS
+if "$HERE/build-image.sh" --check; then
+    echo "image: cached, $("$HERE/build-image.sh" 2>/dev/null | tail -n1)"
+else
+    echo "image: not cached, building (about 1.5 min; log: $LOGROOT/build-image.log)"
+    rc=0
+    "$HERE/build-image.sh" >"$LOGROOT/build-image.log" 2>&1 || rc=$?
+    if ((rc == 77)); then
+        tail -n 5 "$LOGROOT/build-image.log"
+        skip_all "guest image not cached and cannot be built: $(grep -h 'SKIP:' "$LOGROOT/build-image.log" | tail -n1 | sed 's/.*SKIP: //')"
+    elif ((rc != 0)); then
+        tail -n 40 "$LOGROOT/build-image.log"
+        for t in "${tests[@]}"; do
+            printf 'FAIL  %-20s (guest image build failed)\n' "$(test_name "$t")"
+            failed=$((failed + 1))
+        done
+        summary
+        exit 1
+    fi
+    echo "image: built in $((SECONDS - t0))s"
+fi
+
+for t in "${tests[@]}"; do
+    name=$(test_name "$t")
+    logdir=$LOGROOT/$name
+    read -r -a opts <<<"$(test_opts "$t") ${SYSTEST_RUNNER_ARGS:-}"
+    start=$SECONDS
+    rc=0
+    mkdir -p "$logdir"
+    "$HERE/run-guest.sh" --quiet --log-dir "$logdir" "${opts[@]}" "$t" >"$LOGROOT/$name.runner.log" 2>&1 || rc=$?
+    mv "$LOGROOT/$name.runner.log" "$logdir/runner.log"
+    secs=$((SECONDS - start))
+    case $rc in
+        0)
+            printf 'PASS  %-20s %4ds\n' "$name" "$secs"
+            passed=$((passed + 1))
+            continue
+            ;;
+        77)
+            reason=$(grep -h '^SKIP:' "$logdir/guest.log" 2>/dev/null | tail -n1 | sed 's/^SKIP: *//' || true)
+            [[ -n $reason ]] || reason=$(grep -h 'SKIP:' "$logdir/runner.log" | tail -n1 | sed 's/.*SKIP: *//' || true)
+            printf 'SKIP  %-20s %4ds (%s)\n' "$name" "$secs" "${reason:-skipped}"
+            skipped=$((skipped + 1))
+            continue
+            ;;
+        124) why="timeout: guest killed" ;;
+        125) why="guest stopped without writing an exit code" ;;
+        126) why="runner error" ;;
+        *) why="exit $rc" ;;
+    esac
+    printf 'FAIL  %-20s %4ds (%s)\n' "$name" "$secs" "$why"
+    failed=$((failed + 1))
+    {
+        echo "  --- runner ($logdir/runner.log) ---"
+        tail -n 5 "$logdir/runner.log"
+        if [[ -s $logdir/guest.log ]]; then
+            echo "  --- guest log tail ($logdir/guest.log) ---"
+            tail -n 40 "$logdir/guest.log"
+        fi
+        if ((rc >= 124 && rc <= 126)) || [[ ! -s $logdir/guest.log ]]; then
+            echo "  --- console tail ($logdir/console.log) ---"
+            tail -n 25 "$logdir/console.log" 2>/dev/null || true
+        fi
+        echo "  ---"
+    } | sed 's/^/  | /'
+done
+
+echo "total $((SECONDS - t0))s, logs in $LOGROOT"
+summary
+((failed == 0))
