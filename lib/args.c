@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The standard command line every libreactor program shares. */
+#include "config.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Long-only options get values above any character. */
+enum {
+	OPT_LOG_LEVEL = 0x100,
+	OPT_IDLE_POLICY,
+	OPT_STALL_THRESHOLD,
+};
+
+static const char std_short[] = "m:p:L:hv";
+
+static const struct option std_long[] = {
+	{"cpumask", required_argument, NULL, 'm'},
+	{"main-core", required_argument, NULL, 'p'},
+	{"logflag", required_argument, NULL, 'L'},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"idle-policy", required_argument, NULL, OPT_IDLE_POLICY},
+	{"stall-threshold", required_argument, NULL, OPT_STALL_THRESHOLD},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'v'},
+};
+#define N_STD_LONG (sizeof(std_long) / sizeof(std_long[0]))
+
+void reactor_app_usage(FILE *out)
+{
+	fprintf(out,
+		"Standard options:\n"
+		"  -m, --cpumask MASK        CPUs to run reactors on: 0x3, [0-3,8] or 0-3,8\n"
+		"                            (default: every CPU the process may use)\n"
+		"  -p, --main-core CORE      core of the main reactor (default: first of the mask)\n"
+		"  -L, --logflag FLAG        enable debug messages of a component (repeatable; 'all')\n"
+		"      --log-level LEVEL     print messages up to LEVEL on stderr: error, warn,\n"
+		"                            notice, info, debug (default: notice)\n"
+		"      --idle-policy POLICY  poll (never sleep) or adaptive (sleep when idle)\n"
+		"      --stall-threshold MS  report callbacks running longer than MS ms (0: off)\n"
+		"  -h, --help                show this help and exit\n"
+		"  -v, --version             show the version and exit\n");
+}
+
+static int parse_u32(const char *arg, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (arg == NULL || *arg == '\0' || *arg == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(arg, &end, 0);
+	if (errno != 0 || *end != '\0' || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static void print_usage(const char *prog, const struct reactor_app_opts *opts,
+			reactor_app_usage_fn app_usage, void *ctx)
+{
+	printf("Usage: %s [options]\n\n", prog);
+	reactor_app_usage(stdout);
+	if (app_usage != NULL) {
+		printf("\n%s options:\n", opts->name ? opts->name : prog);
+		app_usage(stdout, ctx);
+	}
+}
+
+int reactor_app_parse_args(int argc, char **argv, struct reactor_app_opts *opts,
+			   const char *app_getopt_str, const struct option *app_long_opts,
+			   reactor_app_parse_fn app_parse, reactor_app_usage_fn app_usage, void *ctx)
+{
+	const char *prog = argc > 0 && argv[0] ? argv[0] : "reactor_app";
+	struct option *longs;
+	char *shorts;
+	size_t n_app = 0, len_app = app_getopt_str ? strlen(app_getopt_str) : 0;
+	int rc = REACTOR_APP_PARSE_ARGS_SUCCESS, ch;
+
+	if (opts == NULL || opts->opts_size < sizeof(size_t) || opts->opts_size > sizeof(*opts)) {
+		fprintf(stderr, "%s: reactor_app_parse_args: options not initialised with "
+				"reactor_app_opts_init()\n", prog);
+		return REACTOR_APP_PARSE_ARGS_FAIL;
+	}
+	/* Refuse program options that would shadow the standard ones. */
+	for (size_t i = 0; i < len_app; i++) {
+		if (app_getopt_str[i] != ':' && strchr(std_short, app_getopt_str[i]) != NULL) {
+			fprintf(stderr, "%s: option -%c is reserved by libreactor\n", prog,
+				app_getopt_str[i]);
+			return REACTOR_APP_PARSE_ARGS_FAIL;
+		}
+	}
+	while (app_long_opts != NULL && app_long_opts[n_app].name != NULL)
+		n_app++;
+	longs = calloc(N_STD_LONG + n_app + 1, sizeof(*longs));
+	shorts = malloc(sizeof(std_short) + len_app + 2);
+	if (longs == NULL || shorts == NULL) {
+		free(longs);
+		free(shorts);
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return REACTOR_APP_PARSE_ARGS_FAIL;
+	}
+	memcpy(longs, std_long, sizeof(std_long));
+	if (n_app)
+		memcpy(longs + N_STD_LONG, app_long_opts, n_app * sizeof(*longs));
+	/* A leading ':' makes getopt report a missing argument distinctly. */
+	snprintf(shorts, sizeof(std_short) + len_app + 2, ":%s%s", std_short,
+		 app_getopt_str ? app_getopt_str : "");
+
+	opterr = 0;
+	while (rc == REACTOR_APP_PARSE_ARGS_SUCCESS &&
+	       (ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		enum reactor_log_level level;
+		uint32_t v;
+
+		switch (ch) {
+		case 'm':
+			opts->cpumask = optarg;
+			break;
+		case 'p':
+			if (parse_u32(optarg, &v) != 0 || v >= REACTOR_CPUSET_MAX_CPUS) {
+				fprintf(stderr, "%s: invalid main core '%s'\n", prog, optarg);
+				rc = REACTOR_APP_PARSE_ARGS_FAIL;
+			} else {
+				opts->main_core = (int32_t)v;
+			}
+			break;
+		case 'L':
+			if (reactor_log_set_flag(optarg) != 0) {
+				fprintf(stderr, "%s: invalid log flag '%s'\n", prog, optarg);
+				rc = REACTOR_APP_PARSE_ARGS_FAIL;
+			} else if (opts->print_level < REACTOR_LOG_DEBUG) {
+				opts->print_level = REACTOR_LOG_DEBUG;
+			}
+			break;
+		case OPT_LOG_LEVEL:
+			if (reactor_log_level_parse(optarg, &level) != 0) {
+				fprintf(stderr, "%s: invalid log level '%s' (use error, warn, notice, "
+						"info or debug)\n", prog, optarg);
+				rc = REACTOR_APP_PARSE_ARGS_FAIL;
+			} else {
+				opts->print_level = level;
+			}
+			break;
+		case OPT_IDLE_POLICY:
+			if (strcmp(optarg, "poll") == 0) {
+				opts->idle_policy = REACTOR_IDLE_POLL;
+			} else if (strcmp(optarg, "adaptive") == 0) {
+				opts->idle_policy = REACTOR_IDLE_ADAPTIVE;
+			} else {
+				fprintf(stderr, "%s: invalid idle policy '%s' (use poll or adaptive)\n",
+					prog, optarg);
+				rc = REACTOR_APP_PARSE_ARGS_FAIL;
+			}
+			break;
+		case OPT_STALL_THRESHOLD:
+			if (parse_u32(optarg, &v) != 0) {
+				fprintf(stderr, "%s: invalid stall threshold '%s' (milliseconds)\n", prog,
+					optarg);
+				rc = REACTOR_APP_PARSE_ARGS_FAIL;
+			} else {
+				opts->stall_threshold_ms = v;
+			}
+			break;
+		case 'h':
+			print_usage(prog, opts, app_usage, ctx);
+			rc = REACTOR_APP_PARSE_ARGS_HELP;
+			break;
+		case 'v':
+			printf("%s (libreactor %s)\n", opts->name ? opts->name : prog,
+			       reactor_version_string());
+			rc = REACTOR_APP_PARSE_ARGS_HELP;
+			break;
+		case ':':
+			fprintf(stderr, "%s: option '%s' needs an argument\n", prog, argv[optind - 1]);
+			rc = REACTOR_APP_PARSE_ARGS_FAIL;
+			break;
+		case '?':
+			if (optopt != 0 && optopt < 0x100)
+				fprintf(stderr, "%s: unknown option '-%c'\n", prog, optopt);
+			else
+				fprintf(stderr, "%s: unknown option '%s'\n", prog, argv[optind - 1]);
+			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+			rc = REACTOR_APP_PARSE_ARGS_FAIL;
+			break;
+		default:
+			if (app_parse == NULL || app_parse(ch, optarg, ctx) != 0) {
+				fprintf(stderr, "%s: invalid value for option '%s'%s%s\n", prog,
+					argv[optind - 1], optarg ? ": " : "", optarg ? optarg : "");
+				rc = REACTOR_APP_PARSE_ARGS_FAIL;
+			}
+			break;
+		}
+	}
+	free(longs);
+	free(shorts);
+	return rc;
+}

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The stall detector. A watchdog thread samples what each reactor is
+ * running (struct stall_slot: the callback and a sequence number bumped
+ * per callback). When the same callback is still running after the
+ * threshold, it logs the callback's name and asks the stalled reactor for
+ * a backtrace with a signal, so the trace shows where the callback is
+ * stuck, not where it was called from. The reactors pay two relaxed stores
+ * per callback; the watchdog parks while every reactor sleeps.
+ */
+#include "config.h"
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef HAVE_EXECINFO_H
+#include <execinfo.h>
+#endif
+
+REACTOR_TLS struct stall_slot *tls_stall;
+
+/* At most this many reports per minute, process-wide. */
+#define STALL_REPORTS_PER_MINUTE 10
+
+static struct {
+	pthread_t tid;
+	bool running;
+	_Atomic bool stop;
+	_Atomic int parked;
+	int efd;
+	uint32_t threshold_ms;
+} g_wd = {.efd = -1};
+
+static int stall_signal(void)
+{
+	return SIGRTMIN + 4;
+}
+
+static void backtrace_handler(int sig)
+{
+#ifdef HAVE_BACKTRACE
+	static const char head[] = "stall backtrace:\n";
+	void *frames[64];
+	int n, saved = errno;
+
+	(void)sig;
+	if (write(STDERR_FILENO, head, sizeof(head) - 1) < 0) {
+		/* nothing useful to do in a signal handler */
+	}
+	n = backtrace(frames, 64);
+	backtrace_symbols_fd(frames, n, STDERR_FILENO);
+	errno = saved;
+#else
+	(void)sig;
+#endif
+}
+
+void stall_install_handler(void)
+{
+	struct sigaction sa, old;
+
+	/* Only take the signal if nobody else uses it. */
+	if (sigaction(stall_signal(), NULL, &old) != 0 || old.sa_handler != SIG_DFL)
+		return;
+#ifdef HAVE_BACKTRACE
+	{
+		void *warm[1];
+
+		backtrace(warm, 1); /* loads libgcc now, not inside the handler */
+	}
+#endif
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = backtrace_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(stall_signal(), &sa, NULL);
+}
+
+static void describe(void *fn, char *buf, size_t len)
+{
+	Dl_info info;
+
+	if (dladdr(fn, &info) != 0 && info.dli_sname != NULL)
+		snprintf(buf, len, "%s (%s)", info.dli_sname,
+			 info.dli_fname ? info.dli_fname : "?");
+	else if (dladdr(fn, &info) != 0 && info.dli_fname != NULL)
+		snprintf(buf, len, "%p (%s+0x%lx)", fn, info.dli_fname,
+			 (unsigned long)((char *)fn - (char *)info.dli_fbase));
+	else
+		snprintf(buf, len, "%p", fn);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static bool all_asleep(void)
+{
+	uint32_t c;
+
+	REACTOR_FOREACH_CORE(c)
+		if (!atomic_load(&g_fw.by_core[c]->sleeping))
+			return false;
+	return true;
+}
+
+static void *watchdog_main(void *arg)
+{
+	uint32_t n = g_fw.max_core, interval = g_wd.threshold_ms / 4;
+	uint64_t *last_seq = calloc(n, sizeof(uint64_t));
+	uint64_t *since = calloc(n, sizeof(uint64_t));
+	bool *reported = calloc(n, sizeof(bool));
+	uint64_t window_start = now_ms();
+	unsigned reports = 0, suppressed = 0;
+
+	(void)arg;
+#ifdef HAVE_PTHREAD_SETNAME_NP
+	pthread_setname_np(pthread_self(), "reactor_wdog");
+#endif
+	if (interval == 0)
+		interval = 1;
+	while (last_seq && since && reported && !atomic_load(&g_wd.stop)) {
+		struct pollfd pfd = {.fd = g_wd.efd, .events = POLLIN};
+		int timeout = (int)interval;
+		uint64_t now;
+		uint32_t c;
+
+		/* Park while every reactor sleeps; a waking reactor unparks us. */
+		if (all_asleep()) {
+			atomic_store(&g_wd.parked, 1);
+			if (all_asleep())
+				timeout = -1;
+			else
+				atomic_store(&g_wd.parked, 0);
+		}
+		if (poll(&pfd, 1, timeout) > 0) {
+			uint64_t v;
+
+			if (read(g_wd.efd, &v, sizeof(v)) < 0) {
+				/* spurious wake; fine */
+			}
+		}
+		atomic_store(&g_wd.parked, 0);
+		now = now_ms();
+		if (now - window_start >= 60000) {
+			if (suppressed)
+				REACTOR_WARNLOG("stall detector: %u more stall reports suppressed", suppressed);
+			window_start = now;
+			reports = suppressed = 0;
+		}
+		REACTOR_FOREACH_CORE(c) {
+			struct reactor *r = g_fw.by_core[c];
+			void *fn = atomic_load_explicit(&r->stall.fn, memory_order_relaxed);
+			uint64_t seq = atomic_load_explicit(&r->stall.seq, memory_order_relaxed);
+			char name[256];
+
+			if (fn == NULL || seq != last_seq[c]) {
+				last_seq[c] = seq;
+				since[c] = now;
+				reported[c] = false;
+				continue;
+			}
+			if (reported[c] || now - since[c] < g_wd.threshold_ms)
+				continue;
+			reported[c] = true;
+			atomic_fetch_add_explicit(&r->stalls, 1, memory_order_relaxed);
+			if (reports >= STALL_REPORTS_PER_MINUTE) {
+				suppressed++;
+				continue;
+			}
+			reports++;
+			describe(fn, name, sizeof(name));
+			REACTOR_WARNLOG("stall: reactor %u has been running %s for %llu ms "
+					"(stall threshold %u ms)", c, name,
+					(unsigned long long)(now - since[c]), g_wd.threshold_ms);
+			pthread_kill(r->tid, stall_signal());
+		}
+	}
+	free(last_seq);
+	free(since);
+	free(reported);
+	return NULL;
+}
+
+int stall_start(uint32_t threshold_ms)
+{
+	int rc;
+
+	g_wd.threshold_ms = threshold_ms;
+	atomic_store(&g_wd.stop, false);
+	atomic_store(&g_wd.parked, 0);
+	g_wd.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (g_wd.efd < 0)
+		return -errno;
+	rc = pthread_create(&g_wd.tid, NULL, watchdog_main, NULL);
+	if (rc != 0) {
+		close(g_wd.efd);
+		g_wd.efd = -1;
+		return -rc;
+	}
+	g_wd.running = true;
+	return 0;
+}
+
+static void wake_watchdog(void)
+{
+	uint64_t one = 1;
+
+	if (write(g_wd.efd, &one, sizeof(one)) < 0) {
+		/* counter saturated: it is awake anyway */
+	}
+}
+
+void stall_reactor_woke(void)
+{
+	if (atomic_load(&g_wd.parked) && atomic_exchange(&g_wd.parked, 0))
+		wake_watchdog();
+}
+
+void stall_stop(void)
+{
+	if (!g_wd.running)
+		return;
+	atomic_store(&g_wd.stop, true);
+	wake_watchdog();
+	pthread_join(g_wd.tid, NULL);
+	close(g_wd.efd);
+	g_wd.efd = -1;
+	g_wd.running = false;
+}
