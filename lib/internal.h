@@ -239,7 +239,7 @@ struct reactor {
 	alignas(REACTOR_CACHE_LINE) _Atomic uint32_t idle_policy;
 	uint64_t idle_threshold_ticks;
 	uint64_t idle_since;
-	uint64_t sleep_not_before; /* grace after switching to adaptive */
+	_Atomic uint64_t sleep_not_before; /* grace after switching to adaptive */
 	struct stall_slot stall;
 
 	_Atomic uint64_t busy_ticks;

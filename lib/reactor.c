@@ -424,7 +424,8 @@ static int reactor_run_once(struct reactor *r, uint64_t *last)
 	} else if (atomic_load_explicit(&r->idle_policy, memory_order_relaxed) == REACTOR_IDLE_ADAPTIVE) {
 		if (r->idle_since == 0)
 			r->idle_since = now;
-		else if (now - r->idle_since >= r->idle_threshold_ticks && now >= r->sleep_not_before)
+		else if (now - r->idle_since >= r->idle_threshold_ticks &&
+			 now >= atomic_load_explicit(&r->sleep_not_before, memory_order_relaxed))
 			reactor_sleep(r, now);
 	}
 	return busy;
@@ -613,7 +614,7 @@ int reactor_set_idle_policy(uint32_t core, enum reactor_idle_policy policy)
 	if (policy == REACTOR_IDLE_ADAPTIVE && !atomic_load(&r->sleep_enabled)) {
 		/* Producers that read sleep_enabled == 0 skipped their fence; give
 		 * their stores time to become visible before the first sleep. */
-		r->sleep_not_before = reactor_get_ticks() + ticks_from_us(1000);
+		atomic_store(&r->sleep_not_before, reactor_get_ticks() + ticks_from_us(1000));
 		atomic_store(&r->sleep_enabled, 1);
 	}
 	atomic_store(&r->idle_policy, policy);
