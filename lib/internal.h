@@ -41,6 +41,8 @@
 #define EVENT_BATCH 32u
 #define MSG_BATCH 32u
 #define FD_BATCH 32u
+/* Poll mode: longest pause between two epoll checks while no fd is ready. */
+#define FD_POLL_MAX_BACKOFF_US 20u
 
 /* ---- env ---------------------------------------------------------------- */
 void env_init(void);
@@ -221,22 +223,27 @@ void fds_reap(struct reactor_thread *thread);
 
 /* ---- reactors ----------------------------------------------------------- */
 struct reactor {
+	/* Read by producers on every send: written once, at init. */
 	uint32_t core;
-	pthread_t tid;
-	bool started;
 	struct reactor_ring *events;
-	struct thread_list threads;
-	uint32_t nthreads;
-	int epfd;       /* wake eventfd + each thread's epfd */
 	int wake_fd;    /* eventfd */
-	uint32_t fd_threads;
 
-	/* Producers read these on every send: keep them on their own line. */
+	/* Read by producers on every send, written when the reactor sleeps. */
 	alignas(REACTOR_CACHE_LINE) _Atomic int sleeping;
 	_Atomic int wake_pending;
 	_Atomic int sleep_enabled; /* policy is adaptive: producers must check sleeping */
 
-	alignas(REACTOR_CACHE_LINE) _Atomic uint32_t idle_policy;
+	/* The reactor's own state: nobody else touches this line in the hot path. */
+	alignas(REACTOR_CACHE_LINE) pthread_t tid;
+	bool started;
+	struct thread_list threads;
+	uint32_t nthreads;
+	int epfd;       /* wake eventfd + each thread's epfd */
+	uint32_t fd_threads;
+	uint64_t fd_last_check;
+	uint64_t fd_backoff;
+	uint64_t fd_max_backoff;
+	_Atomic uint32_t idle_policy;
 	uint64_t idle_threshold_ticks;
 	uint64_t idle_since;
 	_Atomic uint64_t sleep_not_before; /* grace after switching to adaptive */
@@ -246,8 +253,10 @@ struct reactor {
 	_Atomic uint64_t idle_ticks;
 	_Atomic uint64_t events_run;
 	_Atomic uint64_t sleeps;
-	_Atomic uint64_t wakeups;
 	_Atomic uint64_t stalls;
+
+	/* Written by producers that wake the reactor. */
+	alignas(REACTOR_CACHE_LINE) _Atomic uint64_t wakeups;
 };
 
 /* Framework state shared by the modules. */

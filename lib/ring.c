@@ -29,6 +29,10 @@ struct reactor_ring {
 	enum reactor_ring_type type;
 
 	alignas(REACTOR_CACHE_LINE) _Atomic uint64_t prod_head;
+	/* Producers' last view of cons_tail. Reading cons_tail itself on every
+	 * enqueue would pull the consumer's line across cores for each item;
+	 * this copy is refreshed only when the ring looks full. */
+	_Atomic uint64_t cons_tail_cache;
 	alignas(REACTOR_CACHE_LINE) _Atomic uint64_t cons_tail;
 	/* The consumer's private cursor. Atomic only so count() may read it. */
 	alignas(REACTOR_CACHE_LINE) _Atomic uint64_t cons_head;
@@ -58,6 +62,7 @@ struct reactor_ring *reactor_ring_create(enum reactor_ring_type type, size_t cou
 	r->type = type;
 	atomic_init(&r->prod_head, 0);
 	atomic_init(&r->cons_tail, 0);
+	atomic_init(&r->cons_tail_cache, 0);
 	atomic_init(&r->cons_head, 0);
 	for (uint64_t i = 0; i < cap; i++) {
 		/* seq == position - capacity + 1 means "empty for this lap". */
@@ -72,25 +77,40 @@ void reactor_ring_free(struct reactor_ring *ring)
 	free(ring);
 }
 
+/* Room for producers at @p head, refreshing the cached consumer position
+ * only when the cached one says there is not enough. */
+static inline uint64_t ring_room(struct reactor_ring *r, uint64_t head, uint64_t want)
+{
+	/* Acquire/release on the copy too, so a producer that trusts another
+	 * producer's refresh still happens-after the consumer freed the slots. */
+	uint64_t tail = atomic_load_explicit(&r->cons_tail_cache, memory_order_acquire);
+	uint64_t used = head - tail; /* a stale copy can exceed capacity */
+
+	if (used >= r->capacity || r->capacity - used < want) {
+		tail = atomic_load_explicit(&r->cons_tail, memory_order_acquire);
+		atomic_store_explicit(&r->cons_tail_cache, tail, memory_order_release);
+		used = head - tail;
+	}
+	return used >= r->capacity ? 0 : r->capacity - used;
+}
+
 size_t reactor_ring_enqueue(struct reactor_ring *r, void *const *objs, size_t count)
 {
-	uint64_t head, free_slots, n;
+	uint64_t head, room, n;
 
 	if (count == 0)
 		return 0;
 	head = atomic_load_explicit(&r->prod_head, memory_order_relaxed);
 	if (r->type == REACTOR_RING_SP_SC) {
-		free_slots = r->capacity -
-			     (head - atomic_load_explicit(&r->cons_tail, memory_order_acquire));
-		n = count < free_slots ? count : free_slots;
+		room = ring_room(r, head, count);
+		n = count < room ? count : room;
 		if (n == 0)
 			return 0;
 		atomic_store_explicit(&r->prod_head, head + n, memory_order_relaxed);
 	} else {
 		do {
-			free_slots = r->capacity -
-				     (head - atomic_load_explicit(&r->cons_tail, memory_order_acquire));
-			n = count < free_slots ? count : free_slots;
+			room = ring_room(r, head, count);
+			n = count < room ? count : room;
 			if (n == 0)
 				return 0;
 			/* On failure head is reloaded and room recomputed. */

@@ -106,6 +106,17 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* CPU time a reactor's OS thread has used, in ms; 0 if unknown. */
+static uint64_t thread_cpu_ms(pthread_t tid)
+{
+	struct timespec ts;
+	clockid_t cid;
+
+	if (pthread_getcpuclockid(tid, &cid) != 0 || clock_gettime(cid, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static bool all_asleep(void)
 {
 	uint32_t c;
@@ -121,6 +132,7 @@ static void *watchdog_main(void *arg)
 	uint32_t n = g_fw.max_core, interval = g_wd.threshold_ms / 4;
 	uint64_t *last_seq = calloc(n, sizeof(uint64_t));
 	uint64_t *since = calloc(n, sizeof(uint64_t));
+	uint64_t *cpu_since = calloc(n, sizeof(uint64_t));
 	bool *reported = calloc(n, sizeof(bool));
 	uint64_t window_start = now_ms();
 	unsigned reports = 0, suppressed = 0;
@@ -131,7 +143,7 @@ static void *watchdog_main(void *arg)
 #endif
 	if (interval == 0)
 		interval = 1;
-	while (last_seq && since && reported && !atomic_load(&g_wd.stop)) {
+	while (last_seq && since && cpu_since && reported && !atomic_load(&g_wd.stop)) {
 		struct pollfd pfd = {.fd = g_wd.efd, .events = POLLIN};
 		int timeout = (int)interval;
 		uint64_t now;
@@ -169,10 +181,15 @@ static void *watchdog_main(void *arg)
 			if (fn == NULL || seq != last_seq[c]) {
 				last_seq[c] = seq;
 				since[c] = now;
+				cpu_since[c] = thread_cpu_ms(r->tid);
 				reported[c] = false;
 				continue;
 			}
 			if (reported[c] || now - since[c] < g_wd.threshold_ms)
+				continue;
+			/* A reactor the kernel did not run (an overloaded host) has not
+			 * stalled: require the CPU time, not just the wall time. */
+			if (thread_cpu_ms(r->tid) - cpu_since[c] < g_wd.threshold_ms * 3 / 4)
 				continue;
 			reported[c] = true;
 			atomic_fetch_add_explicit(&r->stalls, 1, memory_order_relaxed);
@@ -190,6 +207,7 @@ static void *watchdog_main(void *arg)
 	}
 	free(last_seq);
 	free(since);
+	free(cpu_since);
 	free(reported);
 	return NULL;
 }
