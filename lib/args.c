@@ -61,6 +61,21 @@ static int parse_u32(const char *arg, uint32_t *out)
 	return 0;
 }
 
+/* "-x" or "--name" for option value @p ch, for error messages. */
+static void option_name(int ch, const struct option *longs, char *buf, size_t len)
+{
+	for (const struct option *o = longs; o->name != NULL; o++) {
+		if (o->flag == NULL && o->val == ch) {
+			if (ch > 0 && ch < 0x100)
+				snprintf(buf, len, "-%c/--%s", ch, o->name);
+			else
+				snprintf(buf, len, "--%s", o->name);
+			return;
+		}
+	}
+	snprintf(buf, len, "-%c", ch > 0 && ch < 0x100 ? ch : '?');
+}
+
 static void print_usage(const char *prog, const struct reactor_app_opts *opts,
 			reactor_app_usage_fn app_usage, void *ctx)
 {
@@ -190,8 +205,11 @@ int reactor_app_parse_args(int argc, char **argv, struct reactor_app_opts *opts,
 			break;
 		default:
 			if (app_parse == NULL || app_parse(ch, optarg, ctx) != 0) {
-				fprintf(stderr, "%s: invalid value for option '%s'%s%s\n", prog,
-					argv[optind - 1], optarg ? ": " : "", optarg ? optarg : "");
+				char optname[64];
+
+				option_name(ch, longs, optname, sizeof(optname));
+				fprintf(stderr, "%s: invalid value for option %s%s%s%s\n", prog, optname,
+					optarg ? ": '" : "", optarg ? optarg : "", optarg ? "'" : "");
 				rc = REACTOR_APP_PARSE_ARGS_FAIL;
 			}
 			break;

@@ -177,7 +177,7 @@ int fds_dispatch(struct reactor_thread *t)
 
 		if (e->dead)
 			continue;
-		stall_enter((void *)e->fn);
+		stall_enter((void *)e->fn, NULL);
 		if (e->fn(e->arg, from_epoll(evs[i].events)) > 0)
 			busy = 1;
 	}

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 /* glibc's sys/queue.h lacks the BSD _SAFE iterators. */
 #ifndef TAILQ_FOREACH_SAFE
@@ -74,18 +75,20 @@ void msg_put(struct reactor_event *ev);
 /* ---- stall detector (lib/stall.c) -------------------------------------- */
 /* What a reactor is running right now, published for the watchdog. */
 struct stall_slot {
-	void *_Atomic fn;         /* callback in progress; NULL when between work */
-	_Atomic uint64_t seq;     /* bumped for every callback */
+	void *_Atomic fn;           /* callback in progress; NULL when between work */
+	const char *_Atomic name;   /* its interned name (never freed), or NULL */
+	_Atomic uint64_t seq;       /* bumped for every callback */
 };
 
 extern REACTOR_TLS struct stall_slot *tls_stall;
 
-static inline void stall_enter(void *fn)
+static inline void stall_enter(void *fn, const char *name)
 {
 	struct stall_slot *s = tls_stall;
 
 	if (s != NULL) {
 		atomic_store_explicit(&s->fn, fn, memory_order_relaxed);
+		atomic_store_explicit(&s->name, name, memory_order_relaxed);
 		atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
 	}
@@ -101,6 +104,10 @@ int stall_start(uint32_t threshold_ms);
 void stall_stop(void);
 void stall_reactor_woke(void);
 void stall_install_handler(void);
+/* A copy of @p name that lives as long as the process, so the watchdog may
+ * read it while the poller that carries it is freed. NULL when the table is
+ * full (names then come from the symbol table). */
+const char *stall_intern_name(const char *name);
 
 /* ---- pollers ------------------------------------------------------------ */
 enum poller_state {
@@ -120,6 +127,7 @@ struct reactor_poller {
 	enum poller_state state;
 	uint64_t runs;
 	uint64_t busy_runs;
+	const char *stall_name; /* interned copy of name */
 	char name[64];
 };
 TAILQ_HEAD(poller_list, reactor_poller);
@@ -235,6 +243,7 @@ struct reactor {
 
 	/* The reactor's own state: nobody else touches this line in the hot path. */
 	alignas(REACTOR_CACHE_LINE) pthread_t tid;
+	_Atomic pid_t os_tid; /* for /proc/self/task/TID: is a silent reactor blocked or preempted? */
 	bool started;
 	struct thread_list threads;
 	uint32_t nthreads;

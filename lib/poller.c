@@ -68,6 +68,7 @@ struct reactor_poller *reactor_poller_register_named(reactor_poller_fn fn, void 
 		snprintf(p->name, sizeof(p->name), "%s", name);
 	else
 		snprintf(p->name, sizeof(p->name), "%p", (void *)fn);
+	p->stall_name = name != NULL ? stall_intern_name(p->name) : NULL;
 	poller_arm(t, p);
 	t->poller_count++;
 	return p;
@@ -121,7 +122,7 @@ static inline int poller_call(struct reactor_poller *p)
 {
 	int rc;
 
-	stall_enter((void *)p->fn);
+	stall_enter((void *)p->fn, p->stall_name);
 	rc = p->fn(p->arg);
 	p->runs++;
 	if (rc > 0) {

@@ -279,7 +279,7 @@ static int run_events(struct reactor *r)
 		for (size_t i = 0; i < n; i++) {
 			struct reactor_event *ev = evs[i];
 
-			stall_enter((void *)ev->fn.event);
+			stall_enter((void *)ev->fn.event, NULL);
 			ev->fn.event(ev->arg1, ev->arg2);
 			msg_put(ev);
 		}
@@ -460,6 +460,7 @@ static void reactor_loop(struct reactor *r)
 
 	tls_reactor = r;
 	tls_stall = &r->stall;
+	atomic_store(&r->os_tid, (pid_t)syscall(SYS_gettid));
 	for (;;) {
 		reactor_run_once(r, &last);
 		if (unlikely(atomic_load_explicit(&g_fw.stopping, memory_order_acquire)) &&

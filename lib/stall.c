@@ -13,6 +13,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,6 +118,50 @@ static uint64_t thread_cpu_ms(pthread_t tid)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Whether the reactor's OS thread is runnable ('R'), as opposed to blocked
+ * in the kernel (a callback sleeping or waiting on I/O). */
+static bool thread_runnable(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name in parentheses may contain spaces */
+	return p != NULL && p[1] == ' ' && p[2] == 'R';
+}
+
+/* Interned names: a fixed table, filled under a lock, never freed. */
+#define INTERN_MAX 1024
+static pthread_mutex_t g_intern_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *g_interned[INTERN_MAX];
+static unsigned g_ninterned;
+
+const char *stall_intern_name(const char *name)
+{
+	const char *found = NULL;
+
+	pthread_mutex_lock(&g_intern_lock);
+	for (unsigned i = 0; i < g_ninterned && found == NULL; i++)
+		if (strcmp(g_interned[i], name) == 0)
+			found = g_interned[i];
+	if (found == NULL && g_ninterned < INTERN_MAX) {
+		g_interned[g_ninterned] = strdup(name);
+		if (g_interned[g_ninterned] != NULL)
+			found = g_interned[g_ninterned++];
+	}
+	pthread_mutex_unlock(&g_intern_lock);
+	return found;
+}
+
 static bool all_asleep(void)
 {
 	uint32_t c;
@@ -175,6 +220,7 @@ static void *watchdog_main(void *arg)
 		REACTOR_FOREACH_CORE(c) {
 			struct reactor *r = g_fw.by_core[c];
 			void *fn = atomic_load_explicit(&r->stall.fn, memory_order_relaxed);
+			const char *pname = atomic_load_explicit(&r->stall.name, memory_order_relaxed);
 			uint64_t seq = atomic_load_explicit(&r->stall.seq, memory_order_relaxed);
 			char name[256];
 
@@ -187,9 +233,11 @@ static void *watchdog_main(void *arg)
 			}
 			if (reported[c] || now - since[c] < g_wd.threshold_ms)
 				continue;
-			/* A reactor the kernel did not run (an overloaded host) has not
-			 * stalled: require the CPU time, not just the wall time. */
-			if (thread_cpu_ms(r->tid) - cpu_since[c] < g_wd.threshold_ms * 3 / 4)
+			/* A reactor that was runnable but not run (an overloaded host)
+			 * has not stalled; one that computed or blocked in the kernel
+			 * (sleep, I/O) has. */
+			if (thread_cpu_ms(r->tid) - cpu_since[c] < g_wd.threshold_ms * 3 / 4 &&
+			    thread_runnable(atomic_load(&r->os_tid)))
 				continue;
 			reported[c] = true;
 			atomic_fetch_add_explicit(&r->stalls, 1, memory_order_relaxed);
@@ -198,7 +246,10 @@ static void *watchdog_main(void *arg)
 				continue;
 			}
 			reports++;
-			describe(fn, name, sizeof(name));
+			if (pname != NULL)
+				snprintf(name, sizeof(name), "poller '%s'", pname);
+			else
+				describe(fn, name, sizeof(name));
 			REACTOR_WARNLOG("stall: reactor %u has been running %s for %llu ms "
 					"(stall threshold %u ms)", c, name,
 					(unsigned long long)(now - since[c]), g_wd.threshold_ms);

@@ -179,7 +179,7 @@ int thread_poll(struct reactor_thread *t, uint32_t max_msgs, uint64_t now)
 
 			/* Give the object back first: fn may send messages itself. */
 			msg_put(m);
-			stall_enter((void *)fn);
+			stall_enter((void *)fn, NULL);
 			fn(ctx);
 		}
 		done += (uint32_t)n;

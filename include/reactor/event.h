@@ -33,7 +33,8 @@ REACTOR_EXPORT struct reactor_event *reactor_event_allocate(uint32_t core, react
 /**
  * Send @p ev to its core. On success (0) the event belongs to the framework
  * and is freed after it runs. On -EAGAIN (the core's ring is full) the
- * caller still owns it and may retry or reactor_event_free() it. Any thread.
+ * caller still owns it and may retry or reactor_event_free() it; -EINVAL
+ * for NULL or when the framework is gone. Any thread.
  */
 REACTOR_EXPORT int reactor_event_call(struct reactor_event *ev);
 

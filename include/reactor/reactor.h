@@ -53,8 +53,11 @@ struct reactor_opts {
 	/** Adaptive policy: idle time before sleeping, in microseconds (default 100). */
 	uint32_t idle_threshold_us;
 	/**
-	 * Stall detector: an event, message or poller running longer than this is
-	 * logged with its name and a backtrace (rate-limited). 0 disables. Default 25 ms.
+	 * Stall detector: an event, message, poller or fd callback running (or
+	 * blocked) longer than this is logged, while it still runs, with its name
+	 * (a poller's registered name, else the function's symbol) and a backtrace
+	 * of the reactor taken with signal SIGRTMIN+4 when that signal is unused.
+	 * At most 10 reports a minute. 0 disables. Default 25 ms.
 	 */
 	uint32_t stall_threshold_ms;
 	/** Capacity of each reactor's event ring (default 65536). */

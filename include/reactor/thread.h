@@ -40,7 +40,8 @@ typedef void (*reactor_msg_fn)(void *ctx);
  * With the framework running it is scheduled at once; otherwise it waits
  * for reactor_framework_start() or is driven by the caller.
  * Any thread. Returns NULL with errno ENOMEM, EINVAL (mask names no
- * reactor core) or ESHUTDOWN (the framework is stopping).
+ * reactor core), EAGAIN (the event pool or the chosen reactor's queue is
+ * full: retry) or ESHUTDOWN (the framework is stopping).
  */
 REACTOR_EXPORT struct reactor_thread *reactor_thread_create(const char *name,
 							    const struct reactor_cpuset *cpumask);
@@ -51,15 +52,25 @@ REACTOR_EXPORT struct reactor_thread *reactor_thread_create(const char *name,
  * a reactor frees a thread it runs after that. If things are still
  * registered after the exit timeout, they are named in a log message and
  * released by force. Calling it twice is harmless.
+ *
+ * Lifetime: a reactor frees a thread it runs as soon as the thread has
+ * exited, so its handle must not be used after that point (by any thread).
+ * Code that may race with the exit should hold its own reference count or
+ * stop sending before asking the thread to exit.
  */
 REACTOR_EXPORT void reactor_thread_exit(struct reactor_thread *thread);
 
-/** Whether @p thread has finished exiting. Any thread. */
+/**
+ * Whether @p thread has finished exiting. Any thread, for a thread the
+ * caller drives itself; for a thread run by a reactor only from that thread
+ * (see the lifetime note of reactor_thread_exit()).
+ */
 REACTOR_EXPORT bool reactor_thread_is_exited(const struct reactor_thread *thread);
 
 /**
  * Free a thread that the caller drives itself, after it has exited
- * (-EBUSY otherwise). Not for threads run by reactors. Returns 0 or -EBUSY.
+ * (-EBUSY otherwise). Not for threads run by reactors (-EINVAL). Returns 0,
+ * -EBUSY, or -EINVAL (NULL, or a reactor's thread).
  */
 REACTOR_EXPORT int reactor_thread_destroy(struct reactor_thread *thread);
 
@@ -97,7 +108,8 @@ REACTOR_EXPORT int reactor_thread_poll(struct reactor_thread *thread, uint32_t m
 
 /**
  * Send @p fn(@p ctx) to every live thread, one after another, then run
- * @p cpl(@p ctx) on the calling thread. On a thread. Returns 0 or -ENOMEM.
+ * @p cpl(@p ctx) (may be NULL) on the calling thread. On a thread.
+ * Returns 0, -EINVAL (no current thread, NULL fn) or -ENOMEM.
  */
 REACTOR_EXPORT int reactor_for_each_thread(reactor_msg_fn fn, void *ctx, reactor_msg_fn cpl);
 
