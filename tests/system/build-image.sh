@@ -10,6 +10,8 @@
 #   --check   exit 0 if the image for the current inputs is cached, 1 if not
 #   --key     print the cache key and exit
 #   --prune   after ensuring the current image, delete other cached images
+#             (done automatically after a new build; images in use by a
+#             running guest are kept)
 #
 # Environment:
 #   SYSTEST_CACHE   cache directory (default /var/cache/libreactor-systest)
@@ -63,11 +65,22 @@ IMG=$CACHE/images/$KEY
 if ((print_key)); then echo "$KEY"; exit 0; fi
 if ((check)); then [[ -f $IMG/ok ]]; exit; fi
 
+# Is any process holding a file of image directory $1 open (a running guest)?
+image_in_use() {
+    find /proc/[0-9]*/fd -lname "$1/*" -print -quit 2>/dev/null | grep -q .
+}
+
+# Delete cached images other than the current one (after a new build, or
+# with --prune), except those a running guest still uses as backing file.
 do_prune() {
     ((prune)) || return 0
     local d
     for d in "$CACHE"/images/*; do
         [[ -d $d && $d != "$IMG" ]] || continue
+        if image_in_use "$d"; then
+            log "keeping old image $d: in use"
+            continue
+        fi
         log "pruning old image $d"
         chmod -R u+w "$d"
         rm -rf "$d"
@@ -240,12 +253,21 @@ rm -f "$ROOT/etc/machine-id" "$ROOT/var/lib/dbus/machine-id"
 : >"$ROOT/etc/machine-id"
 in_root passwd -d root >/dev/null
 mkdir -p "$ROOT/etc/systemd/system/serial-getty@ttyS0.service.d" "$ROOT/etc/systemd/journald.conf.d"
+# Root auto-login on the serial console, only for run-guest.sh --interactive
+# (a login prompt would just clutter console.log of a test run).
 cat >"$ROOT/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf" <<'EOF'
+[Unit]
+ConditionKernelCommandLine=!systest=1
+
 [Service]
 ExecStart=
 ExecStart=-/sbin/agetty --autologin root --keep-baud 115200,57600,38400,9600 %I $TERM
 EOF
 printf '[Journal]\nStorage=volatile\nForwardToConsole=no\n' >"$ROOT/etc/systemd/journald.conf.d/systest.conf"
+cat >"$ROOT/etc/profile.d/systest.sh" <<'EOF'
+# Same environment as a test run gets (for run-guest.sh --interactive).
+export SYSTEST_SHARE=/mnt/host SYSTEST_LIB=/mnt/host/lib SYSTEST_FILES=/mnt/host/files SYSTEST_OUT=/mnt/host/out
+EOF
 install -m 0644 "$HERE/image/systest.service" "$ROOT/etc/systemd/system/systest.service"
 install -m 0755 "$HERE/image/systest-guest.sh" "$ROOT/usr/local/sbin/systest-guest"
 mkdir -p "$ROOT/mnt/host"
@@ -289,5 +311,6 @@ chmod a-w "$OUT"/*
 [[ -e $IMG ]] && { chmod -R u+w "$IMG"; rm -rf "$IMG"; }   # --force
 mv "$OUT" "$IMG"
 log "built image in $((SECONDS - start))s: $IMG ($(du -sh "$IMG" | cut -f1))"
+prune=1
 do_prune
 echo "$IMG"

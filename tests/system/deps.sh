@@ -19,14 +19,19 @@ declare -A PKG_OF=(
     [timeout]=coreutils
 )
 
-missing_pkgs=()
-for cmd in "${!PKG_OF[@]}"; do
-    if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$cmd && ! -x /sbin/$cmd ]]; then
-        missing_pkgs+=("${PKG_OF[$cmd]}")
-    fi
-done
-# qemu-system-x86 depends on seabios, but be explicit: -kernel boot needs it.
-[[ -e /usr/share/seabios/bios-256k.bin || -e /usr/share/qemu/bios-256k.bin ]] || missing_pkgs+=(seabios)
+find_missing() {
+    local cmd
+    missing_pkgs=()
+    for cmd in "${!PKG_OF[@]}"; do
+        if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$cmd && ! -x /sbin/$cmd ]]; then
+            missing_pkgs+=("${PKG_OF[$cmd]}")
+        fi
+    done
+    # qemu-system-x86 depends on seabios, but be explicit: -kernel boot needs it.
+    [[ -e /usr/share/seabios/bios-256k.bin || -e /usr/share/qemu/bios-256k.bin ]] || missing_pkgs+=(seabios)
+    return 0
+}
+find_missing
 
 if ((${#missing_pkgs[@]} == 0)); then
     exit 0
@@ -53,5 +58,10 @@ if ! apt_install; then
         echo "deps.sh: apt-get install ${missing_pkgs[*]} failed" >&2
         exit 1
     fi
+fi
+find_missing
+if ((${#missing_pkgs[@]} != 0)); then
+    echo "deps.sh: still missing after install: ${missing_pkgs[*]}" >&2
+    exit 1
 fi
 exit 0

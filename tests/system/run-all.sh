@@ -114,6 +114,13 @@ else
     echo "image: built in $((SECONDS - t0))s"
 fi
 
+interrupted() {
+    echo "run-all: interrupted"
+    summary
+    exit 130
+}
+trap interrupted INT TERM HUP
+
 for t in "${tests[@]}"; do
     name=$(test_name "$t")
     logdir=$LOGROOT/$name
@@ -137,6 +144,7 @@ for t in "${tests[@]}"; do
             skipped=$((skipped + 1))
             continue
             ;;
+        130 | 143) interrupted ;;
         124) why="timeout: guest killed" ;;
         125) why="guest stopped without writing an exit code" ;;
         126) why="runner error" ;;

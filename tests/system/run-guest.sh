@@ -139,8 +139,9 @@ for f in "${files[@]}"; do
 done
 (($#)) && printf '%s\0' "$@" >"$share/args"
 
-rm -rf "$log_dir"
 mkdir -p "$log_dir"
+# Only our own files: --log-dir may be a directory with other content.
+rm -rf "${log_dir:?}"/{console.log,guest.log,dmesg.log,qemu.log,exit-code,out}
 
 qemu-img create -q -f qcow2 -F qcow2 -b "$IMG/base.qcow2" "$RUN/root.qcow2"
 

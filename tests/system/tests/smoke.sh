@@ -14,7 +14,8 @@ step "PCI: NVMe controller"
 lspci
 lspci -nn | grep -i 'Non-Volatile memory controller' || fail "lspci shows no NVMe controller"
 mapfile -t devs < <(nvme_pci_devices)
-((${#devs[@]} == 1)) || fail "expected 1 NVMe PCI function, found ${#devs[@]}"
+((${#devs[@]} >= 1)) || fail "no NVMe PCI function (class 0108) in sysfs"
+info "NVMe PCI functions: ${devs[*]}"
 
 step "NVMe block device"
 wait_for 30 "/dev/nvme0n1" test -b /dev/nvme0n1
