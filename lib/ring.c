@@ -45,7 +45,7 @@ struct reactor_ring *reactor_ring_create(enum reactor_ring_type type, size_t cou
 	struct reactor_ring *r;
 	uint64_t cap = 2;
 
-	if ((type != REACTOR_RING_MP_SC && type != REACTOR_RING_SP_SC) || count < 1 ||
+	if ((type != REACTOR_RING_MP_SC && type != REACTOR_RING_SP_SC) || count < 2 ||
 	    count > (1ull << 31)) {
 		errno = EINVAL;
 		return NULL;

@@ -73,8 +73,13 @@ static void ticks_init(void)
 uint64_t reactor_get_ticks(void)
 {
 #ifdef HAVE_TSC
-	if (__builtin_expect(g_use_tsc, 1))
+	if (__builtin_expect(g_use_tsc, 1)) {
+		/* lfence keeps rdtsc from running ahead of earlier loads (as the
+		 * kernel's rdtsc_ordered does), so a time read after seeing another
+		 * thread's write is never older than that thread's own reading. */
+		_mm_lfence();
 		return __rdtsc();
+	}
 #endif
 	return mono_ns();
 }
