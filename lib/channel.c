@@ -248,6 +248,11 @@ void *reactor_io_channel_get_io_device(struct reactor_io_channel *ch)
 	return ch ? ch->dev->io_device : NULL;
 }
 
+const char *channel_device_name(const struct reactor_io_channel *ch)
+{
+	return ch->dev->name;
+}
+
 void channel_describe(struct reactor_thread *t, char *buf, size_t len)
 {
 	struct reactor_io_channel *ch;

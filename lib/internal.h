@@ -100,8 +100,16 @@ static inline void stall_idle(void)
 		atomic_store_explicit(&tls_stall->fn, NULL, memory_order_relaxed);
 }
 
+#define STALL_BT_FRAMES 32
+
 int stall_start(uint32_t threshold_ms);
 void stall_stop(void);
+/* Change the threshold while the framework runs (0 stops the detector,
+ * a value starts it if it was off). Returns 0, -ENODEV (not running) or
+ * stall_start()'s error. */
+int stall_set_threshold(uint32_t threshold_ms);
+/* The threshold in force, 0 when the detector is off. */
+uint32_t stall_get_threshold(void);
 void stall_reactor_woke(void);
 void stall_install_handler(void);
 /* A copy of @p name that lives as long as the process, so the watchdog may
@@ -159,6 +167,8 @@ TAILQ_HEAD(channel_list, reactor_io_channel);
 
 void channel_force_release_all(struct reactor_thread *thread);
 void channel_describe(struct reactor_thread *thread, char *buf, size_t len);
+/* Name of the device of @p ch. On the channel's thread. */
+const char *channel_device_name(const struct reactor_io_channel *ch);
 
 /* ---- threads ------------------------------------------------------------ */
 enum thread_state {
@@ -264,6 +274,10 @@ struct reactor {
 	_Atomic uint64_t sleeps;
 	_Atomic uint64_t stalls;
 
+	/* Filled by the stall detector's signal handler on this reactor. */
+	void *bt_frames[STALL_BT_FRAMES];
+	_Atomic int bt_count;
+
 	/* Written by producers that wake the reactor. */
 	alignas(REACTOR_CACHE_LINE) _Atomic uint64_t wakeups;
 };
@@ -288,22 +302,23 @@ static inline struct reactor *reactor_by_core(uint32_t core)
 	return g_fw.by_core[core];
 }
 
+void reactor_kick(struct reactor *r);
+
 /* Wake @p r if it is asleep. Call after publishing work to one of its rings. */
 static inline void reactor_notify(struct reactor *r)
 {
 	/* In poll mode the reactor never sleeps: no fence, no syscall. */
 	if (!atomic_load_explicit(&r->sleep_enabled, memory_order_relaxed))
 		return;
-	/* Order our publish before reading 'sleeping' (pairs with the fence
-	 * in reactor_sleep): either we see it asleep, or it sees our work. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&r->sleeping, memory_order_relaxed) &&
-	    !atomic_exchange_explicit(&r->wake_pending, 1, memory_order_relaxed)) {
-		void reactor_kick(struct reactor *r);
+	/* A seq_cst read-modify-write of 'sleeping' pairs with the reactor's
+	 * exchange in reactor_sleep(): if ours comes first, the reactor's
+	 * exchange synchronises with it and its ring check sees our work; if
+	 * the reactor's comes first, we read 1 and wake it. (An RMW rather than
+	 * a fence: ThreadSanitizer understands it.) */
+	if (atomic_fetch_add_explicit(&r->sleeping, 0, memory_order_seq_cst) &&
+	    !atomic_exchange_explicit(&r->wake_pending, 1, memory_order_relaxed))
 		reactor_kick(r);
-	}
 }
-void reactor_kick(struct reactor *r);
 
 /* Place a new thread on a reactor (lib/reactor.c). */
 int reactor_schedule_thread(struct reactor_thread *thread);

@@ -32,6 +32,10 @@
 #include <unistd.h>
 
 struct framework g_fw;
+/* Held by reactor_framework_stop() while it touches the reactors, and by
+ * reactor_framework_fini() while it frees them: a stop requested from a
+ * foreign thread may still be kicking reactors when the loops end. */
+static pthread_mutex_t g_fw_lock = PTHREAD_MUTEX_INITIALIZER;
 REACTOR_TLS struct reactor *tls_reactor;
 
 void reactor_opts_init(struct reactor_opts *opts, size_t opts_size)
@@ -386,8 +390,8 @@ static void reactor_sleep(struct reactor *r, uint64_t now)
 	}
 
 	atomic_store_explicit(&r->wake_pending, 0, memory_order_relaxed);
-	atomic_store_explicit(&r->sleeping, 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_seq_cst);
+	/* Pairs with the RMW in reactor_notify(); see there. */
+	atomic_exchange_explicit(&r->sleeping, 1, memory_order_seq_cst);
 	if (reactor_has_pending_work(r)) {
 		atomic_store_explicit(&r->sleeping, 0, memory_order_relaxed);
 		return;
@@ -561,19 +565,25 @@ void reactor_framework_stop(void)
 {
 	uint32_t c;
 
-	if (!atomic_load(&g_fw.initialized) || atomic_exchange(&g_fw.stopping, true))
-		return;
-	threads_stop_all();
-	/* A reactor without threads still has to notice 'stopping'. */
-	REACTOR_FOREACH_CORE(c)
-		reactor_kick(g_fw.by_core[c]);
+	pthread_mutex_lock(&g_fw_lock);
+	if (atomic_load(&g_fw.initialized) && !atomic_exchange(&g_fw.stopping, true)) {
+		threads_stop_all();
+		/* A reactor without threads still has to notice 'stopping'. */
+		REACTOR_FOREACH_CORE(c)
+			reactor_kick(g_fw.by_core[c]);
+	}
+	pthread_mutex_unlock(&g_fw_lock);
 }
 
 void reactor_framework_fini(void)
 {
-	if (!atomic_load(&g_fw.initialized))
+	pthread_mutex_lock(&g_fw_lock);
+	if (!atomic_load(&g_fw.initialized)) {
+		pthread_mutex_unlock(&g_fw_lock);
 		return;
+	}
 	if (atomic_load(&g_fw.running)) {
+		pthread_mutex_unlock(&g_fw_lock);
 		REACTOR_ERRLOG("reactor_framework_fini: the reactors are still running");
 		return;
 	}
@@ -600,6 +610,7 @@ void reactor_framework_fini(void)
 	g_fw.count = 0;
 	g_fw.main_core = REACTOR_CORE_INVALID;
 	atomic_store(&g_fw.stopping, false);
+	pthread_mutex_unlock(&g_fw_lock);
 }
 
 uint32_t reactor_get_current_core(void)

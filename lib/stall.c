@@ -37,30 +37,68 @@ static struct {
 	_Atomic bool stop;
 	_Atomic int parked;
 	int efd;
-	uint32_t threshold_ms;
+	bool handler_installed;
+	_Atomic uint32_t threshold_ms; /* changed at run time by stall_set_threshold() */
 } g_wd = {.efd = -1};
+
+/* Serialises starting and stopping the watchdog. */
+static pthread_mutex_t g_wd_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int stall_signal(void)
 {
 	return SIGRTMIN + 4;
 }
 
+/* Runs on the stalled reactor: capture the frames only (no formatting, no
+ * locks); the watchdog turns them into log lines through the log system. */
 static void backtrace_handler(int sig)
 {
-#ifdef HAVE_BACKTRACE
-	static const char head[] = "stall backtrace:\n";
-	void *frames[64];
-	int n, saved = errno;
+	struct reactor *r = tls_reactor;
+	int saved = errno;
 
 	(void)sig;
-	if (write(STDERR_FILENO, head, sizeof(head) - 1) < 0) {
-		/* nothing useful to do in a signal handler */
-	}
-	n = backtrace(frames, 64);
-	backtrace_symbols_fd(frames, n, STDERR_FILENO);
-	errno = saved;
+	if (r != NULL) {
+#ifdef HAVE_BACKTRACE
+		int n = backtrace(r->bt_frames, STALL_BT_FRAMES);
+
+		atomic_store_explicit(&r->bt_count, n, memory_order_release);
 #else
-	(void)sig;
+		atomic_store_explicit(&r->bt_count, 0, memory_order_release);
+#endif
+	}
+	errno = saved;
+}
+
+/* Ask reactor @p r for its stack and log it; gives up after 100 ms (a
+ * sanitizer may delay signal delivery until the callback returns). */
+static void log_backtrace(struct reactor *r)
+{
+	int n = -1;
+
+	atomic_store_explicit(&r->bt_count, -1, memory_order_relaxed);
+	if (pthread_kill(r->tid, stall_signal()) != 0)
+		return;
+	for (int waited = 0; waited < 100; waited++) {
+		struct timespec ms = {0, 1000 * 1000};
+
+		n = atomic_load_explicit(&r->bt_count, memory_order_acquire);
+		if (n >= 0)
+			break;
+		nanosleep(&ms, NULL);
+	}
+	if (n < 0) {
+		REACTOR_WARNLOG("stall: reactor %u: no backtrace (signal not delivered in time)", r->core);
+		return;
+	}
+#ifdef HAVE_BACKTRACE
+	{
+		char **syms = backtrace_symbols(r->bt_frames, n);
+
+		for (int i = 0; i < n; i++)
+			REACTOR_WARNLOG("stall: reactor %u:   #%d %s", r->core, i,
+					syms ? syms[i] : "?");
+		free(syms);
+	}
 #endif
 }
 
@@ -80,6 +118,7 @@ void stall_install_handler(void)
 #endif
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = backtrace_handler;
+	g_wd.handler_installed = true;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(stall_signal(), &sa, NULL);
@@ -174,7 +213,7 @@ static bool all_asleep(void)
 
 static void *watchdog_main(void *arg)
 {
-	uint32_t n = g_fw.max_core, interval = g_wd.threshold_ms / 4;
+	uint32_t n = g_fw.max_core, interval;
 	uint64_t *last_seq = calloc(n, sizeof(uint64_t));
 	uint64_t *since = calloc(n, sizeof(uint64_t));
 	uint64_t *cpu_since = calloc(n, sizeof(uint64_t));
@@ -186,13 +225,14 @@ static void *watchdog_main(void *arg)
 #ifdef HAVE_PTHREAD_SETNAME_NP
 	pthread_setname_np(pthread_self(), "reactor_wdog");
 #endif
-	if (interval == 0)
-		interval = 1;
 	while (last_seq && since && cpu_since && reported && !atomic_load(&g_wd.stop)) {
 		struct pollfd pfd = {.fd = g_wd.efd, .events = POLLIN};
-		int timeout = (int)interval;
+		int timeout;
 		uint64_t now;
 		uint32_t c;
+
+		interval = g_wd.threshold_ms / 4; /* the threshold may change at run time */
+		timeout = interval ? (int)interval : 1;
 
 		/* Park while every reactor sleeps; a waking reactor unparks us. */
 		if (all_asleep()) {
@@ -246,14 +286,19 @@ static void *watchdog_main(void *arg)
 				continue;
 			}
 			reports++;
-			if (pname != NULL)
+			if (pname != NULL) {
+				/* The lock orders our read after the strdup that made it. */
+				pthread_mutex_lock(&g_intern_lock);
 				snprintf(name, sizeof(name), "poller '%s'", pname);
-			else
+				pthread_mutex_unlock(&g_intern_lock);
+			} else {
 				describe(fn, name, sizeof(name));
+			}
 			REACTOR_WARNLOG("stall: reactor %u has been running %s for %llu ms "
 					"(stall threshold %u ms)", c, name,
 					(unsigned long long)(now - since[c]), g_wd.threshold_ms);
-			pthread_kill(r->tid, stall_signal());
+			if (g_wd.handler_installed)
+				log_backtrace(r);
 		}
 	}
 	free(last_seq);
@@ -263,7 +308,7 @@ static void *watchdog_main(void *arg)
 	return NULL;
 }
 
-int stall_start(uint32_t threshold_ms)
+static int stall_start_locked(uint32_t threshold_ms)
 {
 	int rc;
 
@@ -298,7 +343,7 @@ void stall_reactor_woke(void)
 		wake_watchdog();
 }
 
-void stall_stop(void)
+static void stall_stop_locked(void)
 {
 	if (!g_wd.running)
 		return;
@@ -308,4 +353,48 @@ void stall_stop(void)
 	close(g_wd.efd);
 	g_wd.efd = -1;
 	g_wd.running = false;
+}
+
+int stall_start(uint32_t threshold_ms)
+{
+	int rc;
+
+	pthread_mutex_lock(&g_wd_lock);
+	rc = stall_start_locked(threshold_ms);
+	pthread_mutex_unlock(&g_wd_lock);
+	return rc;
+}
+
+void stall_stop(void)
+{
+	pthread_mutex_lock(&g_wd_lock);
+	stall_stop_locked();
+	pthread_mutex_unlock(&g_wd_lock);
+}
+
+int stall_set_threshold(uint32_t threshold_ms)
+{
+	int rc = 0;
+
+	if (!atomic_load(&g_fw.running))
+		return -ENODEV;
+	pthread_mutex_lock(&g_wd_lock);
+	if (threshold_ms == 0)
+		stall_stop_locked();
+	else if (g_wd.running)
+		g_wd.threshold_ms = threshold_ms;
+	else
+		rc = stall_start_locked(threshold_ms);
+	pthread_mutex_unlock(&g_wd_lock);
+	return rc;
+}
+
+uint32_t stall_get_threshold(void)
+{
+	uint32_t ms;
+
+	pthread_mutex_lock(&g_wd_lock);
+	ms = g_wd.running ? g_wd.threshold_ms : 0;
+	pthread_mutex_unlock(&g_wd_lock);
+	return ms;
 }

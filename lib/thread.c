@@ -252,12 +252,10 @@ void thread_free(struct reactor_thread *t)
 
 int reactor_thread_destroy(struct reactor_thread *t)
 {
-	if (t == NULL)
-		return -EINVAL;
+	if (t == NULL || atomic_load(&t->reactor) != NULL)
+		return -EINVAL; /* a reactor owns it and frees it */
 	if (atomic_load(&t->state) != THREAD_EXITED)
 		return -EBUSY;
-	if (atomic_load(&t->reactor) != NULL)
-		return -EINVAL; /* a reactor owns it and frees it */
 	thread_free(t);
 	return 0;
 }
@@ -291,6 +289,9 @@ int reactor_thread_send_msg(struct reactor_thread *t, reactor_msg_fn fn, void *c
 		return -EINVAL;
 	if (unlikely(atomic_load_explicit(&t->state, memory_order_acquire) == THREAD_EXITED))
 		return -ESHUTDOWN;
+	/* Read before enqueuing: once the message is in, the thread may run it,
+	 * exit and be freed. Reactors themselves live until framework fini. */
+	r = atomic_load_explicit(&t->reactor, memory_order_acquire);
 	m = msg_get();
 	if (unlikely(m == NULL))
 		return -EAGAIN;
@@ -300,7 +301,6 @@ int reactor_thread_send_msg(struct reactor_thread *t, reactor_msg_fn fn, void *c
 		msg_put(m);
 		return -EAGAIN;
 	}
-	r = atomic_load_explicit(&t->reactor, memory_order_acquire);
 	if (r != NULL)
 		reactor_notify(r);
 	return 0;

@@ -45,7 +45,7 @@ REACTOR_EXPORT void reactor_log(enum reactor_log_level level, const char *file, 
 				const char *func, const char *fmt, ...) REACTOR_PRINTF(5, 6);
 /** va_list variant of reactor_log(). */
 REACTOR_EXPORT void reactor_vlog(enum reactor_log_level level, const char *file, int line,
-				 const char *func, const char *fmt, va_list ap);
+				 const char *func, const char *fmt, va_list ap) REACTOR_PRINTF(5, 0);
 
 /** Threshold for the user sink (default NOTICE). */
 REACTOR_EXPORT void reactor_log_set_level(enum reactor_log_level level);

@@ -64,7 +64,11 @@ struct reactor_opts {
 	uint32_t event_ring_size;
 	/** Capacity of each thread's message ring (default 16384). */
 	uint32_t msg_ring_size;
-	/** Number of event/message objects in the shared pool (default 262144). */
+	/**
+	 * Number of event/message objects in the shared pool (default 262144).
+	 * The pool is created once per process (by the first framework, or by
+	 * the first message sent without one) and keeps its size afterwards.
+	 */
 	uint32_t msg_pool_size;
 	/** How long thread exit waits for pollers, fds and channels (default 5000 ms). */
 	uint32_t thread_exit_timeout_ms;
