@@ -85,10 +85,11 @@ static void event_retired(void)
 	if (atomic_exchange(&g_finishing, 1))
 		return;
 	/*
-	 * Not reactor_thread_send_msg() to the app thread from here: that call
-	 * reads the thread object after publishing the message, so it can race
-	 * with the thread's exit and free (seen with TSAN; see the report).
-	 * An event only touches the reactor, which lives until the end.
+	 * An event to the main core rather than a message to the app thread
+	 * from another core: the finish message ends in the app thread's exit,
+	 * and reactor_thread_send_msg() before libreactor ecc6e45 read the thread
+	 * after publishing the message (a use-after-free race TSAN showed). An
+	 * event only touches the reactor, which lives until the end.
 	 */
 	ev = reactor_event_allocate(reactor_get_main_core(), finish_event_fn, NULL, NULL);
 	if (ev == NULL || reactor_event_call(ev) != 0) {

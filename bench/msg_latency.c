@@ -124,11 +124,11 @@ static void stop_event_fn(void *arg1, void *arg2)
 
 /*
  * On the pong thread, after its last pong_fn send has returned: stop with an
- * event to the main core rather than a message to the ping thread.
- * reactor_thread_send_msg() reads the target thread after publishing the
- * message, so a message whose handling ends in the target's exit (here:
- * reactor_app_stop()) races with the free of that thread (seen with TSAN;
- * see the report). An event only touches the reactor, which lives on.
+ * event to the main core rather than a message to the ping thread. A
+ * message whose handling ends in the target's exit (here: reactor_app_stop())
+ * raced with the free of that thread in libreactor before ecc6e45, where
+ * reactor_thread_send_msg() read the thread after publishing the message
+ * (TSAN showed it). An event only touches the reactor, which lives on.
  */
 static void fin_fn(void *ctx)
 {
