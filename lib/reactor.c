@@ -452,8 +452,12 @@ static int reactor_run_once(struct reactor *r, uint64_t *last)
 		if (r->idle_since == 0)
 			r->idle_since = now;
 		else if (now - r->idle_since >= r->idle_threshold_ticks &&
-			 now >= atomic_load_explicit(&r->sleep_not_before, memory_order_relaxed))
+			 now >= atomic_load_explicit(&r->sleep_not_before, memory_order_relaxed)) {
 			reactor_sleep(r, now);
+			/* Time asleep is idle time, not part of the next iteration. */
+			*last = reactor_get_ticks();
+			stat_add(&r->idle_ticks, *last - now);
+		}
 	}
 	return busy;
 }
