@@ -76,19 +76,72 @@ static int opts_import(const struct reactor_opts *in, struct reactor_opts *out)
 	return 0;
 }
 
+/*
+ * Reactor objects and their wake-up eventfds are never freed: a thread that
+ * is not a reactor may still be inside reactor_notify() for a message whose
+ * handler stopped the app, while the app's thread finalises the framework.
+ * They are kept per core and reused by the next framework_init().
+ */
+static struct reactor **g_reactor_store;
+static uint32_t g_reactor_store_size;
+
+static struct reactor *reactor_obtain(uint32_t core)
+{
+	struct reactor *r;
+
+	if (core >= g_reactor_store_size) {
+		struct reactor **n = realloc(g_reactor_store, (core + 1) * sizeof(*n));
+
+		if (n == NULL)
+			return NULL;
+		memset(n + g_reactor_store_size, 0, (core + 1 - g_reactor_store_size) * sizeof(*n));
+		g_reactor_store = n;
+		g_reactor_store_size = core + 1;
+	}
+	r = g_reactor_store[core];
+	if (r == NULL) {
+		if (posix_memalign((void **)&r, REACTOR_CACHE_LINE, sizeof(*r)) != 0)
+			return NULL;
+		memset(r, 0, sizeof(*r));
+		r->wake_fd = -1;
+		g_reactor_store[core] = r;
+	}
+	return r;
+}
+
 static int reactor_create(struct reactor *r, uint32_t core, const struct reactor_opts *o)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+	uint64_t drain;
 
-	memset(r, 0, sizeof(*r));
+	/* Reset field by field: a late notifier may still read the atomics. */
 	r->core = core;
 	r->epfd = -1;
-	r->wake_fd = -1;
+	r->started = false;
 	TAILQ_INIT(&r->threads);
+	r->nthreads = 0;
+	r->fd_threads = 0;
+	r->fd_last_check = 0;
+	r->fd_backoff = 0;
+	r->idle_since = 0;
+	atomic_store(&r->sleeping, 0);
+	atomic_store(&r->wake_pending, 0);
+	atomic_store(&r->sleep_not_before, 0);
+	atomic_store(&r->busy_ticks, 0);
+	atomic_store(&r->idle_ticks, 0);
+	atomic_store(&r->events_run, 0);
+	atomic_store(&r->sleeps, 0);
+	atomic_store(&r->stalls, 0);
+	atomic_store(&r->wakeups, 0);
+	atomic_store(&r->stall.fn, NULL);
+	atomic_store(&r->stall.name, NULL);
 	r->events = reactor_ring_create(REACTOR_RING_MP_SC, o->event_ring_size);
 	if (r->events == NULL)
 		return -errno;
-	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->wake_fd < 0)
+		r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	else if (read(r->wake_fd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
+		REACTOR_WARNLOG("reactor %u: eventfd drain: %s", core, strerror(errno));
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (r->wake_fd < 0 || r->epfd < 0 || epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->wake_fd, &ev) != 0) {
 		int rc = -errno;
@@ -126,11 +179,12 @@ static void reactor_destroy(struct reactor *r)
 			REACTOR_NOTICELOG("reactor %u: %zu events were still queued at shutdown; dropped",
 					  r->core, dropped);
 		reactor_ring_free(r->events);
+		r->events = NULL;
 	}
-	if (r->wake_fd >= 0)
-		close(r->wake_fd);
+	/* wake_fd and the object stay: see reactor_obtain(). */
 	if (r->epfd >= 0)
 		close(r->epfd);
+	r->epfd = -1;
 }
 
 int reactor_framework_init(const struct reactor_opts *in)
@@ -217,9 +271,9 @@ int reactor_framework_init(const struct reactor_opts *in)
 	g_fw.count = 0;
 	for (c = reactor_cpuset_next(mask, UINT32_MAX); c != UINT32_MAX;
 	     c = reactor_cpuset_next(mask, c)) {
-		struct reactor *r;
+		struct reactor *r = reactor_obtain(c);
 
-		if (posix_memalign((void **)&r, REACTOR_CACHE_LINE, sizeof(*r)) != 0) {
+		if (r == NULL) {
 			rc = -ENOMEM;
 			goto fail;
 		}
@@ -238,12 +292,9 @@ int reactor_framework_init(const struct reactor_opts *in)
 	rc = 0;
 	goto out;
 fail:
-	for (c = 0; c < max; c++) {
-		if (g_fw.by_core[c] != NULL) {
+	for (c = 0; c < max; c++)
+		if (g_fw.by_core[c] != NULL)
 			reactor_destroy(g_fw.by_core[c]);
-			free(g_fw.by_core[c]);
-		}
-	}
 	free(g_fw.by_core);
 	g_fw.by_core = NULL;
 	g_fw.max_core = 0;
@@ -606,7 +657,6 @@ void reactor_framework_fini(void)
 			thread_free(t);
 		}
 		reactor_destroy(r);
-		free(r);
 	}
 	free(g_fw.by_core);
 	g_fw.by_core = NULL;
