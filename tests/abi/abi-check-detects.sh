@@ -58,11 +58,13 @@ copy_tree() {
 # Build $1/libreactor.so.1 from the sources in $1; log in $1/build.log.
 build_tree() {
 	srcs=$(find "$1/lib" -name '*.c' | sort)
+	# The library's own dependencies (jansson for the control plane).
+	deps=$(pkg-config --cflags --libs jansson 2>/dev/null || true)
 	# shellcheck disable=SC2086
 	"$CC" -std=gnu11 -g -O2 -fPIC -fvisibility=hidden -DREACTOR_BUILDING_LIBRARY \
 		-I"$1/include" -I"$top_builddir" -I"$top_srcdir" \
 		-shared -Wl,-soname,libreactor.so.1 -Wl,--version-script="$1/lib/libreactor.map" \
-		-Wl,--no-undefined -o "$1/libreactor.so.1" $srcs -lpthread -ldl >"$1/build.log" 2>&1
+		-Wl,--no-undefined -o "$1/libreactor.so.1" $srcs $deps -lpthread -ldl >"$1/build.log" 2>&1
 }
 
 echo "1..7"
