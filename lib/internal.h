@@ -43,10 +43,23 @@
 #define MSG_BATCH 32u
 #define FD_BATCH 32u
 /* Poll mode: longest pause between two epoll checks while no fd is ready. */
-#define FD_POLL_MAX_BACKOFF_US 20u
+#define FD_POLL_MAX_BACKOFF_US 50u
 
 /* ---- env ---------------------------------------------------------------- */
 void env_init(void);
+extern bool g_env_use_tsc;
+
+/* The loop's own clock: the same ticks as reactor_get_ticks(), without the
+ * lfence that orders the public call across threads (the loop compares only
+ * its own readings). */
+static inline uint64_t ticks_fast(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (likely(g_env_use_tsc))
+		return __builtin_ia32_rdtsc();
+#endif
+	return reactor_get_ticks();
+}
 
 static inline uint64_t ticks_from_us(uint64_t us)
 {

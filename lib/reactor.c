@@ -458,11 +458,10 @@ static void reactor_sleep(struct reactor *r, uint64_t now)
 static int reactor_run_once(struct reactor *r, uint64_t *last)
 {
 	struct reactor_thread *t, *tmp;
-	uint64_t now;
+	uint64_t now = *last; /* the previous iteration's end: one clock read saved */
 	int busy;
 
 	busy = run_events(r);
-	now = reactor_get_ticks();
 	/* In poll mode, asking epoll is a system call: back off while it finds
 	 * nothing (up to FD_POLL_MAX_BACKOFF_US), ask every time while busy. */
 	if (r->fd_threads > 0 && now - r->fd_last_check >= r->fd_backoff) {
@@ -476,11 +475,13 @@ static int reactor_run_once(struct reactor *r, uint64_t *last)
 		}
 	}
 
+	/* Each thread's slice ends where the next one starts: one clock read
+	 * per thread, and the last one closes the iteration. */
 	TAILQ_FOREACH_SAFE(t, &r->threads, reactor_link, tmp) {
 		uint64_t end;
 		int rc = thread_poll(t, MSG_BATCH, now);
 
-		end = reactor_get_ticks();
+		end = ticks_fast();
 		stat_add(rc ? &t->busy_ticks : &t->idle_ticks, end - now);
 		now = end;
 		busy |= rc;
@@ -493,6 +494,8 @@ static int reactor_run_once(struct reactor *r, uint64_t *last)
 			thread_free(t);
 		}
 	}
+	if (TAILQ_EMPTY(&r->threads))
+		now = ticks_fast();
 	stall_idle();
 	stat_add(busy ? &r->busy_ticks : &r->idle_ticks, now - *last);
 	*last = now;
@@ -506,7 +509,7 @@ static int reactor_run_once(struct reactor *r, uint64_t *last)
 			 now >= atomic_load_explicit(&r->sleep_not_before, memory_order_relaxed)) {
 			reactor_sleep(r, now);
 			/* Time asleep is idle time, not part of the next iteration. */
-			*last = reactor_get_ticks();
+			*last = ticks_fast();
 			stat_add(&r->idle_ticks, *last - now);
 		}
 	}
@@ -515,7 +518,7 @@ static int reactor_run_once(struct reactor *r, uint64_t *last)
 
 static void reactor_loop(struct reactor *r)
 {
-	uint64_t last = reactor_get_ticks();
+	uint64_t last = ticks_fast();
 
 	tls_reactor = r;
 	tls_stall = &r->stall;
@@ -594,10 +597,12 @@ int reactor_framework_start(void)
 		}
 		r->started = true;
 	}
-	if (rc == 0 && pin_to_core(pthread_self(), g_fw.main_core) != 0)
-		REACTOR_WARNLOG("cannot pin the main reactor to core %u", g_fw.main_core);
+	/* The watchdog inherits our affinity: start it before we pin ourselves,
+	 * so it runs wherever there is room rather than preempting core main. */
 	if (g_fw.opts.stall_threshold_ms > 0 && stall_start(g_fw.opts.stall_threshold_ms) != 0)
 		REACTOR_WARNLOG("stall detector not started");
+	if (rc == 0 && pin_to_core(pthread_self(), g_fw.main_core) != 0)
+		REACTOR_WARNLOG("cannot pin the main reactor to core %u", g_fw.main_core);
 
 	reactor_loop(main_r);
 

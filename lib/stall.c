@@ -231,7 +231,7 @@ static void *watchdog_main(void *arg)
 		uint64_t now;
 		uint32_t c;
 
-		interval = g_wd.threshold_ms / 4; /* the threshold may change at run time */
+		interval = g_wd.threshold_ms / 2; /* the threshold may change at run time */
 		timeout = interval ? (int)interval : 1;
 
 		/* Park while every reactor sleeps; a waking reactor unparks us. */

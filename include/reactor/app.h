@@ -104,7 +104,12 @@ enum reactor_app_parse_args_result {
 	REACTOR_APP_PARSE_ARGS_FAIL = 2,    /**< bad arguments, message printed: exit non-zero */
 };
 
-/** Handles one of the program's own options; return 0 or a negative errno (bad value). */
+/**
+ * Handles one of the program's own options; return 0 or a negative errno
+ * (bad value). @p ch is the option's getopt value: its letter, or the val
+ * of its struct option. Values 0x100 to 0x1ff are reserved for libreactor's
+ * own long-only options; give long-only program options values from 0x200.
+ */
 typedef int (*reactor_app_parse_fn)(int ch, char *arg, void *ctx);
 /** Prints the program's own options for --help. */
 typedef void (*reactor_app_usage_fn)(FILE *out, void *ctx);

@@ -129,8 +129,8 @@ REACTOR_EXPORT int reactor_get_idle_policy(uint32_t core);
 /** Counters of one reactor. Fields may be added at the end. */
 struct reactor_stats {
 	size_t stats_size;   /**< set by the caller: sizeof(struct reactor_stats) */
-	uint64_t busy_ticks; /**< loop iterations that did work */
-	uint64_t idle_ticks; /**< loop iterations that found none (sleep included) */
+	uint64_t busy_ticks; /**< ticks spent in loop iterations that did work */
+	uint64_t idle_ticks; /**< ticks spent in iterations that found none, and asleep */
 	uint64_t events;     /**< events run */
 	uint64_t sleeps;     /**< times it blocked in adaptive mode */
 	uint64_t wakeups;    /**< eventfd writes that woke it */

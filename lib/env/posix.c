@@ -21,7 +21,7 @@
 #endif
 
 static uint64_t g_ticks_hz;
-static bool g_use_tsc;
+bool g_env_use_tsc; /* read by ticks_fast() in internal.h */
 static pthread_once_t g_ticks_once = PTHREAD_ONCE_INIT;
 
 static uint64_t mono_ns(void)
@@ -64,7 +64,7 @@ static void ticks_init(void)
 		c1 = __rdtsc();
 		if (t1 > t0 && c1 > c0) {
 			g_ticks_hz = (uint64_t)((double)(c1 - c0) * 1e9 / (double)(t1 - t0));
-			g_use_tsc = true;
+			g_env_use_tsc = true;
 		}
 	}
 #endif
@@ -73,7 +73,7 @@ static void ticks_init(void)
 uint64_t reactor_get_ticks(void)
 {
 #ifdef HAVE_TSC
-	if (__builtin_expect(g_use_tsc, 1)) {
+	if (__builtin_expect(g_env_use_tsc, 1)) {
 		/* lfence keeps rdtsc from running ahead of earlier loads (as the
 		 * kernel's rdtsc_ordered does), so a time read after seeing another
 		 * thread's write is never older than that thread's own reading. */
