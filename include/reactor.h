@@ -20,5 +20,7 @@
 #include <reactor/fd.h>
 #include <reactor/channel.h>
 #include <reactor/app.h>
+#include <reactor/rpc.h>
+#include <reactor/subsystem.h>
 
 #endif

@@ -8,8 +8,10 @@
  */
 #include "config.h"
 #include "internal.h"
+#include "rpc/rpc_internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ static struct {
 	_Atomic int rc;
 	struct reactor_app_opts opts;
 	struct reactor_thread *_Atomic thread;
+	_Atomic uint64_t thread_id;
 	struct reactor_fd_event *signal_ev;
 	int signal_fd;
 	reactor_msg_fn start_fn;
@@ -52,6 +55,13 @@ void reactor_app_opts_init(struct reactor_app_opts *opts, size_t opts_size)
 		.msg_ring_size = DEFAULT_MSG_RING_SIZE,
 		.msg_pool_size = DEFAULT_MSG_POOL_SIZE,
 		.thread_exit_timeout_ms = DEFAULT_THREAD_EXIT_TIMEOUT_MS,
+		.rpc_addr = NULL,
+		.rpc_socket_mode = RPC_DEFAULT_SOCKET_MODE,
+		.rpc_socket_gid = -1,
+		.rpc_max_request_size = RPC_DEFAULT_MAX_REQUEST,
+		.json_config_file = NULL,
+		.json_config_ignore_errors = false,
+		.wait_for_rpc = false,
 	};
 
 	if (opts == NULL || opts_size < sizeof(size_t))
@@ -105,6 +115,7 @@ static void app_thread_exit_hook(void *arg)
 {
 	(void)arg;
 	reactor_fd_unregister(&g_app.signal_ev);
+	app_init_thread_exit();
 }
 
 static void app_thread_start(void *arg)
@@ -117,7 +128,11 @@ static void app_thread_start(void *arg)
 			REACTOR_ERRLOG("cannot watch the signal eventfd: %s", strerror(errno));
 	}
 	thread_set_exit_hook(reactor_get_thread(), app_thread_exit_hook, NULL);
-	g_app.start_fn(g_app.start_ctx);
+	/* RPC server, config, subsystems; then start_fn (lib/init.c). */
+	app_init_start(g_app.start_fn, g_app.start_ctx);
+	/* A stop that came before this thread existed could not be sent here. */
+	if (atomic_load(&g_app.stopping))
+		app_init_shutdown();
 }
 
 static int install_signals(void)
@@ -193,6 +208,11 @@ int reactor_app_start(const struct reactor_app_opts *in, reactor_msg_fn start_fn
 		goto out_running;
 	}
 	reactor_log_set_print_level((enum reactor_log_level)g_app.opts.print_level);
+	/* What can fail without reactors (RPC socket, config file, subsystem
+	 * dependencies) fails here, before anything starts. */
+	rc = app_init_prepare(&g_app.opts);
+	if (rc != 0)
+		goto out_running;
 
 	reactor_opts_init(&ro, sizeof(ro));
 	ro.cpumask = g_app.opts.cpumask;
@@ -239,6 +259,8 @@ int reactor_app_start(const struct reactor_app_opts *in, reactor_msg_fn start_fn
 	rc = reactor_thread_send_msg(t, app_thread_start, NULL);
 	if (rc != 0)
 		goto out_fini;
+	/* Only now: a stop message must queue behind app_thread_start. */
+	atomic_store(&g_app.thread_id, reactor_thread_get_id(t));
 
 	rc = reactor_framework_start();
 	if (rc == 0)
@@ -246,6 +268,7 @@ int reactor_app_start(const struct reactor_app_opts *in, reactor_msg_fn start_fn
 
 out_fini:
 	atomic_store(&g_app.thread, NULL);
+	atomic_store(&g_app.thread_id, 0);
 	restore_signals();
 	g_signal_fd = -1;
 	if (g_app.signal_fd >= 0) {
@@ -254,16 +277,41 @@ out_fini:
 	}
 	reactor_framework_fini();
 out_running:
+	app_init_cleanup();
 	atomic_store(&g_app.running, false);
 	return rc;
 }
 
+static void app_stop_msg(void *arg)
+{
+	(void)arg;
+	app_init_shutdown();
+}
+
 void reactor_app_stop(int rc)
 {
+	uint64_t id;
+
 	if (!atomic_load(&g_app.running) || atomic_exchange(&g_app.stopping, true))
 		return;
 	atomic_store(&g_app.rc, rc);
-	reactor_framework_stop();
+	/* Subsystems are finalised on the app thread before the framework stops.
+	 * Before the app thread exists, app_thread_start() sees 'stopping'. */
+	id = atomic_load(&g_app.thread_id);
+	if (id == 0)
+		return;
+	rc = thread_send_by_id(id, app_stop_msg, NULL);
+	for (int tries = 0; rc == -EAGAIN && tries < 1000; tries++) {
+		sched_yield();
+		rc = thread_send_by_id(id, app_stop_msg, NULL);
+	}
+	if (rc != 0)
+		reactor_framework_stop();
+}
+
+void app_fail(int rc)
+{
+	reactor_app_stop(rc);
 }
 
 static void start_shutdown_msg(void *arg)
@@ -273,8 +321,9 @@ static void start_shutdown_msg(void *arg)
 
 void reactor_app_start_shutdown(void)
 {
-	struct reactor_thread *t = atomic_load(&g_app.thread);
+	uint64_t id = atomic_load(&g_app.thread_id);
 
-	if (t == NULL || reactor_thread_send_msg(t, start_shutdown_msg, NULL) != 0)
+	/* By id: the app thread may be exiting (and freed) meanwhile. */
+	if (id == 0 || thread_send_by_id(id, start_shutdown_msg, NULL) != 0)
 		reactor_app_stop(0);
 }

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,13 @@ enum {
 	OPT_LOG_LEVEL = 0x100,
 	OPT_IDLE_POLICY,
 	OPT_STALL_THRESHOLD,
+	OPT_RPC_SOCKET_MODE,
+	OPT_RPC_SOCKET_GROUP,
+	OPT_JSON_IGNORE_ERRORS,
+	OPT_WAIT_FOR_RPC,
 };
 
-static const char std_short[] = "m:p:L:hv";
+static const char std_short[] = "m:p:L:hvr:c:";
 
 static const struct option std_long[] = {
 	{"cpumask", required_argument, NULL, 'm'},
@@ -25,6 +30,12 @@ static const struct option std_long[] = {
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"idle-policy", required_argument, NULL, OPT_IDLE_POLICY},
 	{"stall-threshold", required_argument, NULL, OPT_STALL_THRESHOLD},
+	{"rpc-socket", required_argument, NULL, 'r'},
+	{"rpc-socket-mode", required_argument, NULL, OPT_RPC_SOCKET_MODE},
+	{"rpc-socket-group", required_argument, NULL, OPT_RPC_SOCKET_GROUP},
+	{"config", required_argument, NULL, 'c'},
+	{"json-ignore-init-errors", no_argument, NULL, OPT_JSON_IGNORE_ERRORS},
+	{"wait-for-rpc", no_argument, NULL, OPT_WAIT_FOR_RPC},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'v'},
 };
@@ -42,6 +53,18 @@ void reactor_app_usage(FILE *out)
 		"                            notice, info, debug (default: notice)\n"
 		"      --idle-policy POLICY  poll (never sleep) or adaptive (sleep when idle)\n"
 		"      --stall-threshold MS  report callbacks running longer than MS ms (0: off)\n"
+		"  -r, --rpc-socket PATH     serve JSON-RPC 2.0 on the Unix socket PATH\n"
+		"      --rpc-socket-mode MODE\n"
+		"                            permissions of the socket, octal (default: 0600)\n"
+		"      --rpc-socket-group GROUP\n"
+		"                            group of the socket, a name or a number\n"
+		"                            (give it access with --rpc-socket-mode 0660)\n"
+		"  -c, --config FILE         replay the JSON config FILE at start\n"
+		"                            (the format save_config writes)\n"
+		"      --json-ignore-init-errors\n"
+		"                            start even if calls of the config file fail\n"
+		"      --wait-for-rpc        serve only startup methods until the RPC call\n"
+		"                            framework_start_init (needs -r)\n"
 		"  -h, --help                show this help and exit\n"
 		"  -v, --version             show the version and exit\n");
 }
@@ -61,6 +84,47 @@ static int parse_u32(const char *arg, uint32_t *out)
 	return 0;
 }
 
+/* Octal permission bits ("0660", "660"). */
+static int parse_mode(const char *arg, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (arg == NULL || *arg == '\0' || *arg == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(arg, &end, 8);
+	if (errno != 0 || *end != '\0' || v > 0777)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* A group name or number. */
+static int parse_group(const char *arg, int32_t *out)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	uint32_t v;
+
+	if (arg == NULL || *arg == '\0')
+		return -EINVAL;
+	if (getgrnam_r(arg, &gr, buf, sizeof(buf), &res) == 0 && res != NULL) {
+		*out = (int32_t)res->gr_gid;
+		return 0;
+	}
+	if (parse_u32(arg, &v) == 0 && v <= INT32_MAX) {
+		*out = (int32_t)v;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Whether the caller's struct (opts_size) has @p field: options added
+ * after it was compiled cannot be stored. */
+#define OPTS_HAS(o, field)                                                     \
+	((o)->opts_size >= offsetof(struct reactor_app_opts, field) + sizeof((o)->field))
+
 /* "-x" or "--name" for option value @p ch, for error messages. */
 static void option_name(int ch, const struct option *longs, char *buf, size_t len)
 {
@@ -74,6 +138,46 @@ static void option_name(int ch, const struct option *longs, char *buf, size_t le
 		}
 	}
 	snprintf(buf, len, "-%c", ch > 0 && ch < 0x100 ? ch : '?');
+}
+
+/* The control-plane options (reactor/rpc.h, reactor/subsystem.h). */
+static int parse_control_plane(const char *prog, int ch, const char *arg,
+			       struct reactor_app_opts *opts)
+{
+	if (!OPTS_HAS(opts, wait_for_rpc)) {
+		fprintf(stderr, "%s: this program was built without the RPC options of libreactor\n",
+			prog);
+		return REACTOR_APP_PARSE_ARGS_FAIL;
+	}
+	switch (ch) {
+	case 'r':
+		opts->rpc_addr = arg;
+		break;
+	case 'c':
+		opts->json_config_file = arg;
+		break;
+	case OPT_RPC_SOCKET_MODE:
+		if (parse_mode(arg, &opts->rpc_socket_mode) != 0) {
+			fprintf(stderr, "%s: invalid RPC socket mode '%s' (octal, e.g. 0660)\n", prog,
+				arg);
+			return REACTOR_APP_PARSE_ARGS_FAIL;
+		}
+		break;
+	case OPT_RPC_SOCKET_GROUP:
+		if (parse_group(arg, &opts->rpc_socket_gid) != 0) {
+			fprintf(stderr, "%s: invalid RPC socket group '%s' (no such group)\n", prog,
+				arg);
+			return REACTOR_APP_PARSE_ARGS_FAIL;
+		}
+		break;
+	case OPT_JSON_IGNORE_ERRORS:
+		opts->json_config_ignore_errors = true;
+		break;
+	case OPT_WAIT_FOR_RPC:
+		opts->wait_for_rpc = true;
+		break;
+	}
+	return REACTOR_APP_PARSE_ARGS_SUCCESS;
 }
 
 static void print_usage(const char *prog, const struct reactor_app_opts *opts,
@@ -181,6 +285,14 @@ int reactor_app_parse_args(int argc, char **argv, struct reactor_app_opts *opts,
 			} else {
 				opts->stall_threshold_ms = v;
 			}
+			break;
+		case 'r':
+		case 'c':
+		case OPT_RPC_SOCKET_MODE:
+		case OPT_RPC_SOCKET_GROUP:
+		case OPT_JSON_IGNORE_ERRORS:
+		case OPT_WAIT_FOR_RPC:
+			rc = parse_control_plane(prog, ch, optarg, opts);
 			break;
 		case 'h':
 			print_usage(prog, opts, app_usage, ctx);

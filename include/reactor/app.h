@@ -4,11 +4,12 @@
  * The application layer: start reactors, run the program, stop cleanly.
  *
  * reactor_app_start() blocks the calling OS thread (it becomes the main
- * core's reactor) and runs @p start_fn as the first message on the *app
- * thread*, a lightweight thread on the main core. It returns when
+ * core's reactor) and runs @p start_fn on the *app thread*, a lightweight
+ * thread on the main core, once the control plane is up: the JSON-RPC
+ * server (rpc_addr, reactor/rpc.h), the config file's calls and the
+ * subsystems' init (reactor/subsystem.h). It returns when
  * reactor_app_stop() has been called and everything has shut down, or
- * at once with an error if initialisation fails (start_fn is then never
- * called).
+ * with an error if initialisation fails (start_fn is then never called).
  *
  * Signals: unless handle_signals is false, SIGINT and SIGTERM call the
  * user's shutdown_cb on the app thread (it must eventually call
@@ -68,6 +69,32 @@ struct reactor_app_opts {
 	uint32_t msg_pool_size;
 	/** Bound on each thread's exit at shutdown, ms (default 5000). */
 	uint32_t thread_exit_timeout_ms;
+
+	/* ---- control plane (reactor/rpc.h, reactor/subsystem.h) ---- */
+	/**
+	 * Unix socket path of the JSON-RPC server (-r/--rpc-socket); NULL: no
+	 * server. A lock file PATH.lock marks it in use: a socket left by a dead
+	 * process is replaced, one a live process serves is refused. Both files
+	 * are removed when the app ends.
+	 */
+	const char *rpc_addr;
+	/** Permission bits of the socket file (--rpc-socket-mode; default 0600, owner only). */
+	uint32_t rpc_socket_mode;
+	/** Group of the socket file (--rpc-socket-group); -1 leaves it unchanged (default). */
+	int32_t rpc_socket_gid;
+	/** Largest accepted request in bytes; a larger one closes the connection (default 1 MiB). */
+	uint32_t rpc_max_request_size;
+	/**
+	 * JSON config file replayed before start_fn (-c/--config), in SPDK's
+	 * format, as save_config writes it; NULL: none. A failing call stops
+	 * the start (reactor_app_start() returns the error, which is logged
+	 * naming the file, the subsystem, the method and the reason).
+	 */
+	const char *json_config_file;
+	/** Start even if calls of the config file fail (--json-ignore-init-errors). */
+	bool json_config_ignore_errors;
+	/** Serve only startup RPC methods until framework_start_init (--wait-for-rpc). */
+	bool wait_for_rpc;
 };
 
 /** Fill @p opts with defaults. @p opts_size is sizeof(*opts). Any thread. */
@@ -77,17 +104,24 @@ REACTOR_EXPORT void reactor_app_opts_init(struct reactor_app_opts *opts, size_t 
  * Start the framework and run @p start_fn(@p ctx) on the app thread. Blocks.
  * Returns the status given to reactor_app_stop(), or a negative errno when
  * initialisation failed: -EINVAL (bad options, or an opts_size smaller
- * than sizeof(size_t) or larger than this library's struct; the reason
- * is logged),
- * -EALREADY (an app is already running in this process), -ENOMEM.
+ * than sizeof(size_t) or larger than this library's struct; a malformed
+ * config file or a failing config call; a subsystem dependency that is
+ * unknown or circular; the reason is logged),
+ * -EALREADY (an app is already running in this process), -ENOMEM,
+ * -ENAMETOOLONG (rpc_addr longer than a Unix socket path allows),
+ * -EADDRINUSE (another live process serves rpc_addr), -EEXIST (rpc_addr
+ * exists and is not a socket), -ENOENT (config file not found), the error
+ * a subsystem's init reported, or the errno of the failing system call.
  * Call from an ordinary OS thread that is not a reactor.
  */
 REACTOR_EXPORT int reactor_app_start(const struct reactor_app_opts *opts, reactor_msg_fn start_fn,
 				     void *ctx);
 
 /**
- * Stop the app: the framework shuts down and reactor_app_start() returns
- * @p rc. Any thread. Only the first call's rc counts.
+ * Stop the app: the RPC server closes, the initialised subsystems are
+ * finalised in reverse order, the framework shuts down and
+ * reactor_app_start() returns @p rc. Any thread. Only the first call's rc
+ * counts.
  */
 REACTOR_EXPORT void reactor_app_stop(int rc);
 
@@ -119,6 +153,9 @@ typedef void (*reactor_app_usage_fn)(FILE *out, void *ctx);
  * @p app_parse. Standard options: -m/--cpumask MASK, -p/--main-core CORE,
  * -L/--logflag FLAG (repeatable), --log-level LEVEL, --idle-policy
  * poll|adaptive, --stall-threshold MS, -h/--help, -v/--version.
+ * Control plane: -r/--rpc-socket PATH, --rpc-socket-mode OCTAL,
+ * --rpc-socket-group GROUP, -c/--config FILE, --json-ignore-init-errors,
+ * --wait-for-rpc.
  * @p app_getopt_str and @p app_long_opts (terminated by a zero entry; may
  * be NULL) add the program's options; they must not reuse the standard
  * letters. Errors name the bad argument on stderr. On SUCCESS, optind
