@@ -47,11 +47,11 @@ cat >"$work/config.h" <<'EOF'
 #define HAVE_PTHREAD_SETNAME_NP 1
 EOF
 
-# shellcheck disable=SC2086 # $jansson holds several flags
+# shellcheck disable=SC2046,SC2086 # word splitting of the file list and of $jansson
 if "$cc" -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-DREACTOR_BUILDING_LIBRARY -I"$work" -I"$top/include" -I"$top/lib" \
-	"$top"/lib/*.c "$top"/lib/env/*.c "$top"/lib/rpc/*.c "$top/tests/fuzz/rpc_fuzz.c" \
+	$(find "$top/lib" -name '*.c' | sort) "$top/tests/fuzz/rpc_fuzz.c" \
 	$jansson -lpthread -ldl -o "$work/rpc_fuzz" >"$work/build.log" 2>&1; then
 	echo "ok 1 - build rpc_fuzz ($cc, fuzzer+address+undefined)"
 else

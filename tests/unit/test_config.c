@@ -451,6 +451,17 @@ static void test_save_roundtrip(void **state)
 
 /* ---- --wait-for-rpc with a config: startup calls first, the rest after the RPC ---------- */
 
+static bool startup_pass_done(void *arg)
+{
+	bool done;
+
+	(void)arg;
+	pthread_mutex_lock(&g_lock);
+	done = strstr(g_trace, "store_set_options") != NULL;
+	pthread_mutex_unlock(&g_lock);
+	return done;
+}
+
 static void body_wait(void *arg)
 {
 	struct rpc_client c;
@@ -459,7 +470,9 @@ static void body_wait(void *arg)
 	(void)arg;
 	if (!rpc_connect(&c, g_sock, 10000))
 		return;
-	h_sleep_ms(50);
+	/* The startup calls run without waiting; nothing else may until the RPC. */
+	h_wait_until(startup_pass_done, NULL, 10000, "the config's startup calls");
+	h_sleep_ms(20);
 	CHECK_TRACE("store_set_options:64");
 	r = rpc_call(&c, "framework_start_init", NULL, 1);
 	H_CHECK(r != NULL && json_is_true(rpc_result(r)));

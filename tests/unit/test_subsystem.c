@@ -253,8 +253,20 @@ static void init_parked(void)
 
 static void *stopper_main(void *arg)
 {
+	uint64_t end = h_now_ns() + 30000000000ull;
+
 	(void)arg;
-	h_sleep_ms(50);
+	/* Stop while parked's init is in flight. */
+	for (;;) {
+		bool in_flight;
+
+		pthread_mutex_lock(&g_trace_lock);
+		in_flight = strstr(g_trace, "init:parked") != NULL;
+		pthread_mutex_unlock(&g_trace_lock);
+		if (in_flight || h_now_ns() > end)
+			break;
+		h_sleep_ms(1);
+	}
 	reactor_app_stop(42);
 	h_sleep_ms(20);
 	atomic_store(&g_release, 1);
