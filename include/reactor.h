@@ -22,5 +22,6 @@
 #include <reactor/app.h>
 #include <reactor/rpc.h>
 #include <reactor/subsystem.h>
+#include <reactor/sock.h>
 
 #endif
