@@ -169,6 +169,10 @@ run lat "$bench/msg_latency" -n 20000 -s 500 -i 1000
 echo
 run idle "$bench/idle_cpu" -t "$IDLE_T"
 echo
+if [ -x "$bench/sock_perf" ]; then
+	run sock "$bench/sock_perf" -t "$T"
+	echo
+fi
 
 ev1=$(pick ev1 '^event_perf: cores=' total max)
 ev2=$(pick ev2 '^event_perf: cores=' events_per_sec_per_core max)
@@ -232,6 +236,9 @@ if [ -f "$logdir/ring" ]; then
 		awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] != "") v[kv[1]] = kv[2] }
 			printf "ring_perf   %-4s %-10s producers=%s burst=%-2s %8s ns/item\n",
 				v["type"], v["placement"], v["producers"], v["burst"], v["ns_per_item"] }'
+fi
+if [ -f "$logdir/sock" ]; then
+	grep '^sock_perf: test=' "$logdir/sock" | sed 's/^sock_perf: /sock_perf   /'
 fi
 echo
 echo "== total run time: $(($(date +%s) - start)) s; $([ "$failed" = 0 ] && echo "all benchmarks ran" || echo "SOME BENCHMARKS FAILED")"

@@ -103,8 +103,9 @@ typedef void (*reactor_sock_connect_fn)(void *cb_arg, struct reactor_sock *sock,
  * Start a non-blocking connect to @p addr (numeric, as for listen) and
  * @p port. @p opts may be NULL. On a lightweight thread (the completion
  * runs there). Returns the connecting socket, or NULL with errno EINVAL (no
- * current thread, bad address, NULL cb), EMFILE, ENOMEM, ENETUNREACH ...
- * for failures known at once. Until @p cb has run with status 0 the socket
+ * current thread, bad address, NULL cb), EMFILE, ENOMEM, or an option's
+ * setsockopt() error. Every failure of connect() itself, even one known at
+ * once, reaches @p cb as its status. Until @p cb has run with status 0 the socket
  * cannot be added to a group or written. The choice of a non-blocking
  * connect is deliberate: a blocking one would stall every thread of the
  * reactor.
@@ -192,7 +193,9 @@ REACTOR_EXPORT int reactor_sock_getaddr(struct reactor_sock *sock, char *saddr, 
 /**
  * Called on the group's thread when @p sock is readable, has a pending
  * connection (a listener), or has an error or hang-up to report (recv then
- * returns it). Level-triggered: it runs again while data remains.
+ * returns it). Level-triggered: it runs again while data remains, and
+ * again and again after recv has returned 0 or an error, so then close the
+ * socket or remove it from the group.
  */
 typedef void (*reactor_sock_cb)(void *cb_arg, struct reactor_sock_group *group,
 				struct reactor_sock *sock);

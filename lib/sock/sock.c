@@ -626,16 +626,19 @@ static ssize_t send_once(struct reactor_sock *s)
 	msg.msg_iovlen = (size_t)cnt;
 	if (s->zero_copy)
 		flags |= MSG_ZEROCOPY;
-	do {
-		n = sendmsg(s->fd, &msg, flags);
-	} while (n < 0 && errno == EINTR);
+	n = 0;
+	if (cnt > 0) { /* only empty requests: nothing to send, and no zero-copy index used */
+		do {
+			n = sendmsg(s->fd, &msg, flags);
+		} while (n < 0 && errno == EINTR);
+	}
 	if (n < 0) {
 		/* ENOBUFS: zero-copy's optmem is exhausted until notifications are read. */
 		if (errno == EAGAIN || errno == EWOULDBLOCK || (s->zero_copy && errno == ENOBUFS))
 			return -EAGAIN;
 		return -errno;
 	}
-	if (s->zero_copy)
+	if (s->zero_copy && n > 0)
 		idx = s->zc_next++; /* the kernel numbers successful zero-copy sends from 0 */
 	sent = n;
 	while ((req = s->q_head) != NULL) {
@@ -649,7 +652,11 @@ static ssize_t send_once(struct reactor_sock *s)
 		s->q_head = req->internal.next;
 		if (s->q_head == NULL)
 			s->q_tail = NULL;
-		req_sent(s, req, s->zero_copy, idx);
+		/* an empty request behind zero-copy ones waits for them: completions stay in order */
+		if (sent > 0 || s->zc_head == NULL)
+			req_sent(s, req, s->zero_copy && sent > 0, idx);
+		else
+			req_sent(s, req, true, s->zc_next - 1);
 		if (s->closed)
 			break;
 	}

@@ -175,7 +175,13 @@ static void read_cb(void *arg, struct reactor_sock_group *g, struct reactor_sock
 	(void)g;
 	H_CHECK_PTR_EQ(s, c->sock);
 	for (int round = 0; round < 4; round++) {
-		n = reactor_sock_recv(s, buf, want);
+		if (c->server) {
+			n = reactor_sock_recv(s, buf, want);
+		} else { /* clients read into two buffers */
+			struct iovec iov[2] = {{buf, want / 3 + 1}, {buf + want / 3 + 1, want - want / 3 - 1}};
+
+			n = reactor_sock_readv(s, iov, 2);
+		}
 		if (n == -EAGAIN)
 			return;
 		if (n <= 0) {
@@ -492,11 +498,56 @@ struct addr_q {
 	int src;
 };
 
+/* empty requests complete too, in order with the others */
+static struct {
+	struct reactor_sock_request req[3];
+	struct iovec iov;
+	int order[3];
+	int status[3];
+	atomic_long n;
+} g_empty;
+
+static void empty_cb(void *arg, int status)
+{
+	long i = atomic_load(&g_empty.n);
+
+	if (H_CHECK_INT(i, <, 3)) {
+		g_empty.order[i] = (int)(intptr_t)arg;
+		g_empty.status[i] = status;
+	}
+	atomic_fetch_add(&g_empty.n, 1);
+}
+
+static void empty_queue(void *arg)
+{
+	struct world *w = arg;
+
+	g_empty.iov.iov_base = pat;
+	g_empty.iov.iov_len = 1;
+	for (int i = 0; i < 3; i++) {
+		g_empty.req[i] = (struct reactor_sock_request){.cb_fn = empty_cb, .cb_arg = (void *)(intptr_t)i};
+		if (i == 1) {
+			g_empty.req[i].iov = &g_empty.iov;
+			g_empty.req[i].iovcnt = 1;
+		}
+		H_CHECK_INT(reactor_sock_writev_async(w->conns[0].sock, &g_empty.req[i]), ==, 0);
+	}
+	H_CHECK_INT(atomic_load(&g_empty.n), ==, 0); /* never from inside writev_async */
+}
+
 static void addr_client(void *arg)
 {
 	struct addr_q *q = arg;
 
 	q->rc = reactor_sock_getaddr(q->w->conns[0].sock, q->la, sizeof(q->la), &q->lp, q->pa, sizeof(q->pa), &q->pp);
+	/* misuse is an error value */
+	H_CHECK_INT(reactor_sock_group_add_sock(q->w->cg, q->w->conns[0].sock, read_cb, &q->w->conns[0]), ==, -EBUSY);
+	H_CHECK_INT(reactor_sock_group_close(&q->w->cg), ==, -EBUSY);
+	H_CHECK(q->w->cg != NULL);
+	H_CHECK_INT(reactor_sock_group_remove_sock(q->w->cg, NULL), ==, -EINVAL);
+	H_CHECK_INT(reactor_sock_recv(NULL, NULL, 0), ==, -EINVAL);
+	H_CHECK_INT(reactor_sock_writev_async(q->w->conns[0].sock, NULL), ==, -EINVAL);
+	H_CHECK_INT(reactor_sock_recv(q->w->conns[0].sock, q->la, 1), ==, -EAGAIN); /* nothing sent */
 }
 
 static void addr_server(void *arg)
@@ -522,6 +573,8 @@ static void addr_body(void *arg)
 	h_wait_eq(&w->accepted, 1, 20000, "accept");
 	h_call_on_thread(w->ct, addr_client, q);
 	h_call_on_thread(w->st, addr_server, q);
+	h_call_on_thread(w->ct, empty_queue, w);
+	h_wait_eq(&g_empty.n, 3, 10000, "three requests, two of them empty");
 	world_end(w);
 }
 
@@ -542,6 +595,10 @@ static void test_addresses(void **state)
 	assert_int_equal(q.pp, w->port);
 	assert_int_equal(q.slp, w->port);
 	assert_int_equal(q.spp, q.lp);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(g_empty.order[i], i);
+		assert_int_equal(g_empty.status[i], 0);
+	}
 	world_free(w);
 	free(w);
 }
@@ -588,6 +645,17 @@ static void reset_queue(void *arg)
 	send_all(c);
 }
 
+static void reset_after(void *arg)
+{
+	struct world *w = arg;
+	struct conn *c = &w->sconns[0];
+	struct reactor_sock_request req = {.iov = c->reqs[0].iov, .iovcnt = 1, .cb_fn = req_cb, .cb_arg = c};
+	int rc = reactor_sock_writev_async(c->sock, &req);
+
+	/* the connection is gone: refused at once, the callback never runs */
+	H_CHECK(rc == -ECONNRESET || rc == -EPIPE);
+}
+
 static void reset_body(void *arg)
 {
 	struct reset_ctx *r = arg;
@@ -615,6 +683,7 @@ static void reset_body(void *arg)
 	close(r->raw);
 	h_wait_ge(&w->conn_done, 1, 20000, "the server to see the reset");
 	h_wait_eq(&w->reqs_done, 16, 20000, "every queued request to complete");
+	h_call_on_thread(w->st, reset_after, w);
 	world_end(w);
 }
 
@@ -698,6 +767,71 @@ static void test_connect_refused(void **state)
 	assert_int_equal(atomic_load(&w->connected), 0);
 	assert_int_equal(atomic_load(&w->last_connect_status), -ECONNREFUSED);
 	assert_int_equal(h_log_count2("connect to", "refused"), 1);
+	world_free(w);
+	free(w);
+}
+
+/*
+ * A peer that never answers: a listener whose accept queue is full drops
+ * new SYNs, so the connect can only end by its timeout.
+ */
+static void timeout_body(void *arg)
+{
+	struct world *w = arg;
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int lfd, raw[4];
+
+	if (!world_threads(w))
+		return;
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (!H_CHECK(bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0) || !H_CHECK(listen(lfd, 1) == 0) ||
+	    !H_CHECK(getsockname(lfd, (struct sockaddr *)&a, &len) == 0))
+		return;
+	for (int i = 0; i < 4; i++) { /* fill the accept queue; never accepted */
+		raw[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(raw[i], (struct sockaddr *)&a, sizeof(a)) != 0 && errno != EINPROGRESS)
+			H_FAIL("raw connect: %s", strerror(errno));
+	}
+	h_sleep_ms(50);
+	w->port = ntohs(a.sin_port);
+	h_call_on_thread(w->ct, clients_start, w);
+	h_waiting_for("the connect to time out");
+	{
+		uint64_t end = h_now_ns() + 10000000000ull * h_timeout_factor();
+
+		while (atomic_load(&w->connect_failed) + atomic_load(&w->connected) == 0 && h_now_ns() < end)
+			h_sleep_ms(5);
+	}
+	h_sleep_ms(300); /* a second callback would show here */
+	h_call_on_thread(w->ct, clients_stop, w);
+	for (int i = 0; i < 4; i++)
+		close(raw[i]);
+	close(lfd);
+	h_thread_exit(w->ct);
+	h_thread_exit(w->st);
+}
+
+static void test_connect_timeout(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	long st;
+
+	(void)state;
+	H_BEGIN();
+	world_init(w, "127.0.0.1");
+	w->nconn = 1;
+	w->copts.connect_timeout_ms = 200;
+	h_log_capture_start(REACTOR_LOG_NOTICE);
+	run_app(timeout_body, w, false);
+	h_log_capture_stop();
+	st = atomic_load(&w->last_connect_status);
+	print_message("# connect to a full accept queue: status %ld (%s)\n", st, strerror((int)-st));
+	assert_int_equal(atomic_load(&w->connected), 0);
+	assert_int_equal(atomic_load(&w->connect_failed), 1);
+	assert_int_equal(st, -ETIMEDOUT);
+	assert_int_equal(h_log_count2("connect to", "timed out"), 1);
 	world_free(w);
 	free(w);
 }
@@ -928,6 +1062,7 @@ int main(void)
 		H_TEST(test_many_connections), H_TEST(test_partial_writes), H_TEST(test_peer_reset),
 		H_TEST(test_connect_refused), H_TEST(test_address_in_use), H_TEST(test_close_pending),
 		H_TEST(test_adaptive_idle),   H_TEST(test_zero_copy_stream),
+		H_TEST(test_connect_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
