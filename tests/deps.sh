@@ -2,7 +2,7 @@
 # Install the Debian 12 packages needed to build libreactor and run its
 # tests. Safe to run again: apt-get skips what is installed.
 set -euo pipefail
-PKGS=(build-essential autoconf automake libtool pkg-config clang
+PKGS=(build-essential autoconf automake libtool pkg-config clang libclang-rt-14-dev
       libcmocka-dev libjansson-dev liburing-dev libaio-dev abigail-tools binutils rsync jq)
 missing=()
 for p in "${PKGS[@]}"; do

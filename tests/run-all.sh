@@ -9,9 +9,9 @@
 #   build/clang  -Werror build with clang (warnings-clean check)
 #   build/asan   ASan+UBSan build, unit tests
 #   build/tsan   TSan build, unit tests
-# then runs the QEMU system tests (tests/system/run-all.sh), which report
+# then runs the RPC fuzzer for 60 s and the QEMU system tests (tests/system/run-all.sh), which report
 # themselves skipped, with the reason, where they cannot run.
-# --quick skips the sanitizer builds, distcheck and system tests.
+# --quick skips the fuzzer, the sanitizer builds, distcheck and system tests.
 #
 # Ends with one line: "N passed, N failed, N skipped".
 set -uo pipefail
@@ -92,6 +92,18 @@ if build_variant clang CC=clang --enable-werror; then pass "clang -Werror build"
 else fail "clang -Werror build"; fi
 
 if [ $quick -eq 0 ]; then
+	log "RPC fuzzer (libFuzzer, 60 s)"
+	if out=$(tests/fuzz/run-rpc-fuzz.sh 60 2>&1); then
+		echo "$out"
+		if grep -q '^ok 2 .*# SKIP' <<<"$out"; then
+			skip "rpc fuzzer: $(sed -n 's/^ok 2 .*# SKIP //p' <<<"$out")"
+		else
+			pass "rpc fuzzer: $(sed -n 's/^# rpc_fuzz executions: //p' <<<"$out") executions, no crash"
+		fi
+	else
+		echo "$out"; fail "rpc fuzzer"
+	fi
+
 	log "ASan+UBSan build + unit tests"
 	if build_variant asan --enable-asan --enable-ubsan --enable-werror; then
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
