@@ -315,7 +315,11 @@ static void start(void *arg)
 		fprintf(stderr, "bdev_perf: -b takes malloc, null, uring:FILE or aio:FILE\n");
 		rc = -EINVAL;
 	}
-	if (rc == 0 && g_io_size % bdev_get_block_size(g_bdev) != 0) {
+	if (rc == 0 && g_pattern == P_VERIFY && strcmp(g_spec, "null") == 0) {
+		fprintf(stderr, "bdev_perf: -w verify needs a device that keeps data (null discards writes)\n");
+		bdev_delete("bench", NULL, NULL, NULL);
+		rc = -EINVAL;
+	} else if (rc == 0 && g_io_size % bdev_get_block_size(g_bdev) != 0) {
 		fprintf(stderr, "bdev_perf: -o %u is not a multiple of the block size %u\n", g_io_size,
 			bdev_get_block_size(g_bdev));
 		rc = -EINVAL;

@@ -398,12 +398,17 @@ static void stats_add(struct bdev_stats *d, const struct bdev_stats *s)
 	d->num_queued += s->num_queued;
 }
 
+/* Complete the I/O deferred so far; what their callbacks submit waits for
+ * the next poll, so a busy channel cannot keep the thread in here. */
 static void run_done(struct bdev_channel *ch)
 {
+	struct bdev_io_list batch;
 	struct bdev_io *io;
 
-	while ((io = TAILQ_FIRST(&ch->done)) != NULL) {
-		TAILQ_REMOVE(&ch->done, io, link);
+	TAILQ_INIT(&batch);
+	TAILQ_CONCAT(&batch, &ch->done, link);
+	while ((io = TAILQ_FIRST(&batch)) != NULL) {
+		TAILQ_REMOVE(&batch, io, link);
 		bdev_io_complete(io, io->status);
 	}
 }
