@@ -322,22 +322,48 @@ static void bdev_subsystem_init(void)
 	reactor_subsystem_init_done(0);
 }
 
+/* How long fini waits in all for the devices' channels before giving up. */
+#define BDEV_FINI_TIMEOUT_US (10u * 1000u * 1000u)
+
 static json_t *g_fini_names;
+static struct reactor_poller *g_fini_timer;
+static char g_fini_current[BDEV_NAME_MAX];
+
+static void fini_finish(void)
+{
+	reactor_poller_unregister(&g_fini_timer);
+	json_decref(g_fini_names);
+	g_fini_names = NULL;
+	reactor_subsystem_fini_done();
+}
+
+/* A device whose channels are never put (a thread that forgot them) must
+ * not hang the shutdown: log it and go on without freeing it. */
+static int fini_timeout(void *arg)
+{
+	(void)arg;
+	REACTOR_ERRLOG("bdev %s still has I/O channels after %u s; shutting down without freeing it "
+		       "(and the devices after it)\n",
+		       g_fini_current, BDEV_FINI_TIMEOUT_US / 1000000u);
+	fini_finish();
+	return REACTOR_POLLER_BUSY;
+}
 
 static void fini_next(void *arg, int status)
 {
 	(void)arg;
 	(void)status;
+	if (g_fini_names == NULL) /* a delete that finished after the timeout */
+		return;
 	if (json_array_size(g_fini_names) == 0) {
-		json_decref(g_fini_names);
-		g_fini_names = NULL;
-		reactor_subsystem_fini_done();
+		fini_finish();
 		return;
 	}
 	{
 		char name[BDEV_NAME_MAX];
 
 		snprintf(name, sizeof(name), "%s", json_string_value(json_array_get(g_fini_names, 0)));
+		snprintf(g_fini_current, sizeof(g_fini_current), "%s", name);
 		json_array_remove(g_fini_names, 0);
 		bdev_delete(name, NULL, fini_next, NULL);
 	}
@@ -353,6 +379,7 @@ static void bdev_subsystem_fini(void)
 	for (size_t i = json_array_size(names); i > 0; i--)
 		json_array_append(g_fini_names, json_array_get(names, i - 1));
 	json_decref(names);
+	g_fini_timer = reactor_poller_register_named(fini_timeout, NULL, BDEV_FINI_TIMEOUT_US, "bdev_fini_timeout");
 	fini_next(NULL, 0);
 }
 
