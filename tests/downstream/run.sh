@@ -45,9 +45,11 @@ pc=$(find "$root" -name libreactor.pc -print | head -1)
 pcdir=$(dirname "$pc")
 echo "installed $pc"
 
-# Only the installed copy: PKG_CONFIG_LIBDIR replaces the default search path.
+# The installed copy first, then the system's .pc files for libreactor's own
+# dependencies (Requires: jansson); PKG_CONFIG_LIBDIR replaces the default path.
+syspc=$(pkg-config --variable pc_path pkg-config 2>/dev/null || true)
 pkgconf() {
-	PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_LIBDIR="$pcdir" PKG_CONFIG_SYSROOT_DIR="$root" \
+	PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_LIBDIR="$pcdir${syspc:+:$syspc}" PKG_CONFIG_SYSROOT_DIR="$root" \
 		PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1 pkg-config "$@"
 }
 pkgconf --exists libreactor || fail "pkg-config does not find libreactor in $pcdir"
@@ -55,7 +57,7 @@ version=$(pkgconf --modversion libreactor)
 cflags=$(pkgconf --cflags libreactor) || fail "pkg-config --cflags failed"
 libs=$(pkgconf --libs libreactor) || fail "pkg-config --libs failed"
 # libdir without the sysroot, as the .pc file says (e.g. /usr/local/lib)
-libdir=$(PKG_CONFIG_LIBDIR="$pcdir" pkg-config --variable=libdir libreactor)
+libdir=$(PKG_CONFIG_LIBDIR="$pcdir${syspc:+:$syspc}" pkg-config --variable=libdir libreactor)
 echo "libreactor $version: cflags '$cflags', libs '$libs', libdir $libdir"
 
 # The flags must point into DESTDIR (sysroot applied), nowhere else.
@@ -71,7 +73,11 @@ case " $libs " in
 esac
 case " $libs " in *" -lreactor "*) ;; *) fail "pkg-config --libs lacks -lreactor: '$libs'" ;; esac
 [ -f "$root$libdir/libreactor.so.1" ] || fail "$root$libdir/libreactor.so.1 not installed"
-[ -f "$(echo "$cflags" | sed -n 's/.*-I\([^ ]*\).*/\1/p')/reactor.h" ] || fail "reactor.h not installed where --cflags points"
+found_header=no
+for f in $cflags; do
+	case $f in -I*) [ -f "${f#-I}/reactor.h" ] && found_header=yes ;; esac
+done
+[ $found_header = yes ] || fail "reactor.h not installed where --cflags points"
 
 step "compile downstream.c with pkg-config's flags only"
 # shellcheck disable=SC2086
