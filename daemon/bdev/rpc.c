@@ -107,6 +107,9 @@ static void file_create_rpc(struct reactor_rpc_request *req, const json_t *param
 				       "%s %s: %s is not usable: its size must be a non-zero multiple of the block "
 				       "size, and it must be a regular file or a block device",
 				       method, name, filename);
+	else if (rc == -ENOTSUP)
+		reactor_rpc_send_error(req, rc, "%s %s: this build has no %s engine (configure --with-liburing / "
+				       "--with-libaio)", method, name, uring ? "io_uring or libaio" : "libaio");
 	else if (rc == -ENOENT || rc == -EACCES || rc == -EPERM)
 		reactor_rpc_send_error(req, rc, "%s %s: cannot open %s: %s", method, name, filename,
 				       strerror(-rc));
