@@ -4,8 +4,8 @@
  * through io_uring (liburing) or libaio, one ring / AIO context per
  * channel. Both engines signal an eventfd that the channel registers with
  * reactor_fd_register(), so an idle adaptive reactor sleeps and wakes on
- * a completion; a poller also reaps while I/O is in flight, for poll-mode
- * latency. bdev_uring_create falls back to libaio when io_uring cannot be
+ * a completion; a poller submits io_uring's prepared SQEs in one batch per
+ * loop iteration and reaps while I/O is in flight, for poll-mode latency. bdev_uring_create falls back to libaio when io_uring cannot be
  * set up (containers often forbid it), with one log line.
  *
  * O_DIRECT: a second descriptor opened with O_DIRECT (when the file
