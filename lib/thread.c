@@ -148,15 +148,17 @@ static void thread_finish_exit(struct reactor_thread *t, uint64_t now)
 	}
 	if (now < t->exit_deadline)
 		return;
-	/* Bounded shutdown: name what is still registered, then release it. */
-	pollers_free_all(t, true, what, sizeof(what));
+	/* Bounded shutdown: name what is still registered, then release it.
+	 * Channels go first: their destroy callbacks may unregister their own
+	 * pollers and fds, which must still exist then. */
+	channel_describe(t, what, sizeof(what));
+	channel_force_release_all(t);
+	off = strlen(what);
+	pollers_free_all(t, true, what + off, sizeof(what) - off);
 	off = strlen(what);
 	fds_free_all(t, what + off, sizeof(what) - off);
-	off = strlen(what);
-	channel_describe(t, what + off, sizeof(what) - off);
 	REACTOR_WARNLOG("thread '%s' did not finish exiting in time; still registered:%s",
 			t->name, what[0] ? what : " (queued messages only)");
-	channel_force_release_all(t);
 	atomic_store_explicit(&t->state, THREAD_EXITED, memory_order_release);
 }
 
