@@ -201,8 +201,24 @@ typedef void (*reactor_sock_cb)(void *cb_arg, struct reactor_sock_group *group,
 				struct reactor_sock *sock);
 
 /**
- * Create a socket group on the current lightweight thread. Returns NULL
- * with errno EINVAL (no current thread), ENOMEM or ESHUTDOWN.
+ * Choose the backend of the socket groups created from now on: "epoll"
+ * (the default: each socket is an fd event of the group's thread) or
+ * "uring" (one io_uring per group: the sends of all its sockets are
+ * submitted together once per loop iteration, readiness comes from polls
+ * on the ring; receives stay recv() calls). When the kernel refuses to
+ * create a ring (io_uring is often blocked in containers), a "uring" group
+ * falls back to epoll, with one log line per process. Any thread. Returns
+ * 0, -EINVAL (unknown name) or -ENOTSUP (built without liburing).
+ */
+REACTOR_EXPORT int reactor_sock_set_default_impl(const char *name);
+
+/** The backend @p group uses: "epoll" or "uring". Static string; NULL for a NULL group. */
+REACTOR_EXPORT const char *reactor_sock_group_get_impl(const struct reactor_sock_group *group);
+
+/**
+ * Create a socket group on the current lightweight thread, with the
+ * backend chosen by reactor_sock_set_default_impl(). Returns NULL with
+ * errno EINVAL (no current thread), ENOMEM or ESHUTDOWN.
  */
 REACTOR_EXPORT struct reactor_sock_group *reactor_sock_group_create(void);
 
@@ -226,7 +242,9 @@ REACTOR_EXPORT int reactor_sock_group_remove_sock(struct reactor_sock_group *gro
 
 /**
  * Destroy *@p group and set it to NULL. On the group's thread. Returns 0,
- * or -EBUSY while sockets remain in it (remove or close them first).
+ * or -EBUSY while sockets remain in it (remove or close them first) or
+ * when called from inside the group's own callbacks or send completions
+ * (close it from a message or another callback).
  */
 REACTOR_EXPORT int reactor_sock_group_close(struct reactor_sock_group **group);
 

@@ -28,8 +28,6 @@
 #define SO_EE_ORIGIN_ZEROCOPY 5
 #endif
 
-/* iovecs handed to one sendmsg(): several requests go out together. */
-#define SOCK_SEND_IOV 64
 /* sendmsg() calls per flush of one socket before the thread moves on. */
 #define SOCK_FLUSH_ROUNDS 4
 
@@ -592,24 +590,15 @@ static void req_sent(struct reactor_sock *s, struct reactor_sock_request *req, b
 	s->zc_tail = req;
 }
 
-/*
- * One sendmsg() over as many queued requests as fit in SOCK_SEND_IOV
- * iovecs, starting inside the head request at its offset. Returns the bytes
- * sent (completing finished requests), -EAGAIN, or another -errno.
- */
-static ssize_t send_once(struct reactor_sock *s)
+int sock_send_iov(struct reactor_sock *s, struct iovec *iov, int max)
 {
-	struct iovec iov[SOCK_SEND_IOV];
 	struct reactor_sock_request *req;
-	struct msghdr msg = {0};
-	int cnt = 0, flags = MSG_NOSIGNAL;
-	ssize_t n, sent;
-	uint64_t idx = 0;
+	int cnt = 0;
 
-	for (req = s->q_head; req != NULL && cnt < SOCK_SEND_IOV; req = req->internal.next) {
+	for (req = s->q_head; req != NULL && cnt < max; req = req->internal.next) {
 		size_t skip = req == s->q_head ? req->internal.offset : 0;
 
-		for (int i = 0; i < req->iovcnt && cnt < SOCK_SEND_IOV; i++) {
+		for (int i = 0; i < req->iovcnt && cnt < max; i++) {
 			size_t l = req->iov[i].iov_len;
 
 			if (skip >= l) {
@@ -622,14 +611,75 @@ static ssize_t send_once(struct reactor_sock *s)
 			cnt++;
 		}
 	}
+	return cnt;
+}
+
+int sock_send_flags(const struct reactor_sock *s)
+{
+	return MSG_NOSIGNAL | MSG_DONTWAIT | (s->zero_copy ? MSG_ZEROCOPY : 0);
+}
+
+void sock_sent(struct reactor_sock *s, size_t n)
+{
+	struct reactor_sock_request *req;
+	bool sent = n > 0;
+	uint64_t idx = 0;
+
+	if (s->zero_copy && sent)
+		idx = s->zc_next++; /* the kernel numbers successful zero-copy sends from 0 */
+	sock_hold(s);
+	while ((req = s->q_head) != NULL && !s->closed) {
+		size_t left = req_len(req) - req->internal.offset;
+
+		if (n < left) {
+			req->internal.offset += n;
+			break;
+		}
+		n -= left;
+		s->q_head = req->internal.next;
+		if (s->q_head == NULL)
+			s->q_tail = NULL;
+		/* an empty request behind zero-copy ones waits for them: completions stay in order */
+		if (sent || s->zc_head == NULL)
+			req_sent(s, req, s->zero_copy && sent, idx);
+		else
+			req_sent(s, req, true, s->zc_next - 1);
+	}
+	sock_put(s);
+}
+
+void sock_send_failed(struct reactor_sock *s, int rc)
+{
+	if (s->closed)
+		return;
+	s->send_error = rc;
+	if (!s->err_logged) {
+		if (rc == -ECONNRESET || rc == -EPIPE)
+			REACTOR_NOTICELOG("sock: connection with %s lost while sending: %s", s->peer, strerror(-rc));
+		else
+			REACTOR_ERRLOG("sock: send to %s: %s", s->peer, strerror(-rc));
+		s->err_logged = true;
+	}
+	fail_all(s, rc);
+}
+
+/*
+ * One sendmsg() over as many queued requests as fit in SOCK_SEND_IOV
+ * iovecs, starting inside the head request at its offset. Returns the bytes
+ * sent (completing finished requests), -EAGAIN, or another -errno.
+ */
+static ssize_t send_once(struct reactor_sock *s)
+{
+	struct iovec iov[SOCK_SEND_IOV];
+	struct msghdr msg = {0};
+	int cnt = sock_send_iov(s, iov, SOCK_SEND_IOV);
+	ssize_t n = 0;
+
 	msg.msg_iov = iov;
 	msg.msg_iovlen = (size_t)cnt;
-	if (s->zero_copy)
-		flags |= MSG_ZEROCOPY;
-	n = 0;
 	if (cnt > 0) { /* only empty requests: nothing to send, and no zero-copy index used */
 		do {
-			n = sendmsg(s->fd, &msg, flags);
+			n = sendmsg(s->fd, &msg, sock_send_flags(s));
 		} while (n < 0 && errno == EINTR);
 	}
 	if (n < 0) {
@@ -638,29 +688,8 @@ static ssize_t send_once(struct reactor_sock *s)
 			return -EAGAIN;
 		return -errno;
 	}
-	if (s->zero_copy && n > 0)
-		idx = s->zc_next++; /* the kernel numbers successful zero-copy sends from 0 */
-	sent = n;
-	while ((req = s->q_head) != NULL) {
-		size_t left = req_len(req) - req->internal.offset;
-
-		if ((size_t)n < left) {
-			req->internal.offset += (size_t)n;
-			break;
-		}
-		n -= (ssize_t)left;
-		s->q_head = req->internal.next;
-		if (s->q_head == NULL)
-			s->q_tail = NULL;
-		/* an empty request behind zero-copy ones waits for them: completions stay in order */
-		if (sent > 0 || s->zc_head == NULL)
-			req_sent(s, req, s->zero_copy && sent > 0, idx);
-		else
-			req_sent(s, req, true, s->zc_next - 1);
-		if (s->closed)
-			break;
-	}
-	return sent;
+	sock_sent(s, (size_t)n);
+	return n;
 }
 
 int sock_flush(struct reactor_sock *s)
@@ -671,6 +700,10 @@ int sock_flush(struct reactor_sock *s)
 
 	if (s->closed || s->state != SOCK_CONNECTED)
 		return s->closed ? -ENOTCONN : 0;
+	if (s->group != NULL && s->group->ops->flush != NULL)
+		return s->group->ops->flush(s, false);
+	if (s->uring_send_pending)
+		return 0; /* left a uring group with a send in flight: its completion continues */
 	sock_hold(s);
 	/*
 	 * Bounded: completions may queue more, and a fast reader never
@@ -690,16 +723,7 @@ int sock_flush(struct reactor_sock *s)
 	}
 	if (!s->closed && n < 0 && n != -EAGAIN) {
 		rc = (int)n;
-		s->send_error = rc;
-		if (!s->err_logged) {
-			if (rc == -ECONNRESET || rc == -EPIPE)
-				REACTOR_NOTICELOG("sock: connection with %s lost while sending: %s", s->peer,
-						  strerror(-rc));
-			else
-				REACTOR_ERRLOG("sock: send to %s: %s", s->peer, strerror(-rc));
-			s->err_logged = true;
-		}
-		fail_all(s, rc);
+		sock_send_failed(s, rc);
 	}
 	if (!s->closed) {
 		/* Full: wait for writability. Not full but out of rounds: next iteration. */
@@ -711,6 +735,25 @@ int sock_flush(struct reactor_sock *s)
 	return rc;
 }
 
+void sock_ready(struct reactor_sock *s, uint32_t events)
+{
+	struct reactor_sock_group *g = s->group;
+
+	if (g != NULL)
+		g->depth++;
+	sock_hold(s);
+	if (events & REACTOR_FD_ERROR)
+		sock_zc_reap(s);
+	if (!s->closed && s->q_head != NULL &&
+	    (events & (REACTOR_FD_WRITE | REACTOR_FD_ERROR | REACTOR_FD_HUP)))
+		sock_flush(s);
+	if (!s->closed && s->cb != NULL && (events & (REACTOR_FD_READ | REACTOR_FD_ERROR | REACTOR_FD_HUP)))
+		s->cb(s->cb_arg, s->group, s);
+	sock_put(s);
+	if (g != NULL)
+		g->depth--;
+}
+
 int reactor_sock_flush(struct reactor_sock *s)
 {
 	if (s == NULL || s->closed)
@@ -718,6 +761,14 @@ int reactor_sock_flush(struct reactor_sock *s)
 	if (s->send_error != 0)
 		return s->send_error;
 	sock_zc_reap(s);
+	if (s->state == SOCK_CONNECTED && s->group != NULL && s->group->ops->flush != NULL) {
+		int rc;
+
+		sock_hold(s);
+		rc = s->group->ops->flush(s, true);
+		sock_put(s);
+		return rc;
+	}
 	return sock_flush(s);
 }
 

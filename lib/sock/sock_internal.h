@@ -2,7 +2,9 @@
 /*
  * The socket layer's private objects. sock.c holds what every backend
  * shares (addresses, options, connect/listen/accept, the send queue);
- * epoll.c is the group backend (fd events on the owning thread).
+ * group.c the socket groups and the choice of backend; epoll.c and
+ * uring.c the backends (how a group learns that a socket is ready, and
+ * how its sends reach the kernel).
  */
 #ifndef REACTOR_SOCK_INTERNAL_H
 #define REACTOR_SOCK_INTERNAL_H
@@ -13,6 +15,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/uio.h>
+
+/* iovecs handed to one sendmsg(): several requests go out together. */
+#define SOCK_SEND_IOV 64
 
 enum sock_state {
 	SOCK_CONNECTING,
@@ -37,11 +43,14 @@ struct reactor_sock {
 	struct reactor_sock_request *zc_head, *zc_tail;
 	uint64_t zc_next; /* index the kernel gives the next MSG_ZEROCOPY send */
 
-	/* group membership (epoll.c) */
+	/* group membership (group.c) and the backend's state */
 	struct reactor_sock_group *group;
 	reactor_sock_cb cb;
 	void *cb_arg;
-	struct reactor_fd_event *fdev;
+	struct reactor_fd_event *fdev; /* epoll */
+	uint32_t slot;		       /* uring: index of its slot */
+	bool uring_send_pending;       /* uring: a send's completion is not handled yet */
+	size_t uring_send_len;	       /* uring: bytes that send was given */
 	bool write_armed;
 	bool in_flush_list;
 	TAILQ_ENTRY(reactor_sock) glink;
@@ -58,6 +67,40 @@ struct reactor_sock {
 	char peer[64]; /* "addr:port" for log messages */
 };
 
+/* A group backend. */
+struct sock_group_ops {
+	const char *name;
+	/* Set up g->impl; a negative errno makes the group fall back to epoll. */
+	int (*init)(struct reactor_sock_group *g);
+	void (*fini)(struct reactor_sock_group *g);
+	/* Start reporting @p s's readiness to sock_ready(). */
+	int (*add)(struct reactor_sock_group *g, struct reactor_sock *s);
+	void (*remove)(struct reactor_sock_group *g, struct reactor_sock *s);
+	/* Report writability of @p s (on) or stop (off). */
+	void (*arm_write)(struct reactor_sock *s, bool on);
+	/* Send @p s's queue through the backend; NULL: sendmsg() in sock_flush(). */
+	int (*flush)(struct reactor_sock *s, bool now);
+	/* Once per iteration after the flush list: submit and reap. Returns busy. */
+	int (*poll)(struct reactor_sock_group *g);
+};
+
+struct reactor_sock_group {
+	const struct sock_group_ops *ops;
+	void *impl;
+	struct reactor_thread *thread;
+	struct reactor_poller *flusher;
+	TAILQ_HEAD(, reactor_sock) socks;
+	TAILQ_HEAD(, reactor_sock) flush;
+	unsigned int count;
+	unsigned int nflush; /* sockets in the flush list */
+	unsigned int depth;  /* inside the group's callbacks: it cannot be closed */
+};
+
+extern const struct sock_group_ops sock_epoll_ops;
+#ifdef HAVE_LIBURING
+extern const struct sock_group_ops sock_uring_ops;
+#endif
+
 /* sock.c */
 void sock_hold(struct reactor_sock *s);
 void sock_put(struct reactor_sock *s);
@@ -65,8 +108,18 @@ void sock_put(struct reactor_sock *s);
 int sock_flush(struct reactor_sock *s);
 /* Read zero-copy notifications and complete released requests. */
 void sock_zc_reap(struct reactor_sock *s);
+/* A backend saw @p events (REACTOR_FD_*) on @p s: flush, reap, call the user. */
+void sock_ready(struct reactor_sock *s, uint32_t events);
+/* The queue from the head's offset as at most @p max iovecs; returns the count. */
+int sock_send_iov(struct reactor_sock *s, struct iovec *iov, int max);
+/* @p n bytes of the queue went out (completing finished requests). */
+void sock_sent(struct reactor_sock *s, size_t n);
+/* The send failed with @p rc: sticky error, one log line, fail the queue. */
+void sock_send_failed(struct reactor_sock *s, int rc);
+/* The flags every send uses. */
+int sock_send_flags(const struct reactor_sock *s);
 
-/* epoll.c */
+/* group.c */
 /* The queue of @p s gained requests: flush it this iteration. */
 void sock_group_want_flush(struct reactor_sock *s);
 /* Watch (or stop watching) @p s for writability. */

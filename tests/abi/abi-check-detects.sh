@@ -58,8 +58,12 @@ copy_tree() {
 # Build $1/libreactor.so.1 from the sources in $1; log in $1/build.log.
 build_tree() {
 	srcs=$(find "$1/lib" -name '*.c' | sort)
-	# The library's own dependencies (jansson for the control plane).
+	# The library's own dependencies (jansson for the control plane;
+	# liburing for the io_uring socket backend when the build has it).
 	deps=$(pkg-config --cflags --libs jansson 2>/dev/null || true)
+	if grep -q '^#define HAVE_LIBURING 1' "$top_builddir/config.h" 2>/dev/null; then
+		deps="$deps $(pkg-config --libs liburing 2>/dev/null || echo -luring)"
+	fi
 	# shellcheck disable=SC2086
 	"$CC" -std=gnu11 -g -O2 -fPIC -fvisibility=hidden -DREACTOR_BUILDING_LIBRARY \
 		-I"$1/include" -I"$top_builddir" -I"$top_srcdir" \

@@ -13,7 +13,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #define PATLEN (8u << 20)
 #define MAXCONN 64
@@ -70,6 +74,17 @@ struct world {
 };
 
 static void req_cb(void *arg, int status);
+
+/* the backend every group of the running test must use */
+static const char *g_expect_impl = "epoll";
+
+static void check_impl(struct reactor_sock_group *g)
+{
+	const char *impl = reactor_sock_group_get_impl(g);
+
+	if (!H_CHECK(impl != NULL && strcmp(impl, g_expect_impl) == 0))
+		H_FAIL("group backend %s, want %s", impl ? impl : "(null)", g_expect_impl);
+}
 
 /* Plan @p len bytes of stream @p id as requests of @p req_size with @p iovn iovecs each. */
 static void plan(struct conn *c, size_t len, size_t req_size, int iovn, bool id_first)
@@ -246,6 +261,7 @@ static void server_start(void *arg)
 	w->sg = reactor_sock_group_create();
 	if (!H_CHECK(w->sg != NULL))
 		return;
+	check_impl(w->sg);
 	w->ls = reactor_sock_listen(w->addr, 0, &w->sopts);
 	if (w->ls == NULL) {
 		w->listen_errno = errno;
@@ -283,6 +299,7 @@ static void clients_start(void *arg)
 	w->cg = reactor_sock_group_create();
 	if (!H_CHECK(w->cg != NULL))
 		return;
+	check_impl(w->cg);
 	for (int i = 0; i < w->nconn; i++) {
 		struct conn *c = &w->conns[i];
 
@@ -585,6 +602,7 @@ static void test_addresses(void **state)
 
 	(void)state;
 	H_BEGIN();
+	memset(&g_empty, 0, sizeof(g_empty));
 	world_init(w, "127.0.0.1");
 	w->nconn = 1;
 	run_app(addr_body, &q, false);
@@ -972,6 +990,7 @@ struct idle_ctx {
 	double cpu;
 	uint64_t sleeps0, sleeps1;
 	long woke;
+	uint64_t wake_max_us;
 };
 
 static double cpu_share(unsigned int ms)
@@ -1024,11 +1043,15 @@ static void idle_body(void *arg)
 	for (int i = 0; i < 3; i++) {
 		char b = (char)i;
 
+		uint64_t t0 = h_now_ns();
+
 		if (!H_CHECK(write(raw, &b, 1) == 1))
 			break;
 		if (!h_wait_ge(&w->rx_total, i + 1, 5000, "the sleeping server to read a byte"))
 			break;
 		x->woke++;
+		if ((h_now_ns() - t0) / 1000 > x->wake_max_us)
+			x->wake_max_us = (h_now_ns() - t0) / 1000;
 		h_sleep_ms(100); /* asleep again */
 	}
 	close(raw);
@@ -1045,8 +1068,9 @@ static void test_adaptive_idle(void **state)
 	world_init(w, "127.0.0.1");
 	w->nconn = 1;
 	run_app(idle_body, &x, true);
-	print_message("# idle sockets: %.1f%% CPU, %" PRIu64 " sleeps in 500 ms, woke %ld/3 times on data\n",
-		      x.cpu * 100, x.sleeps1 - x.sleeps0, x.woke);
+	print_message("# idle sockets: %.1f%% CPU, %" PRIu64 " sleeps in 500 ms, woke %ld/3 times on data "
+		      "(slowest %" PRIu64 " us, polling every 200 us)\n",
+		      x.cpu * 100, x.sleeps1 - x.sleeps0, x.woke, x.wake_max_us);
 	assert_int_equal(x.woke, 3);
 	assert_true(x.sleeps1 > x.sleeps0);
 	if (x.cpu >= 0.10)
@@ -1055,7 +1079,114 @@ static void test_adaptive_idle(void **state)
 	free(w);
 }
 
-int main(void)
+/* ---- the io_uring backend: the same tests, and the fallback to epoll ------------------- */
+static int uring_setup(void **state)
+{
+	h_setup(state);
+	if (reactor_sock_set_default_impl("uring") != 0)
+		return 0; /* built without liburing: the tests skip */
+	g_expect_impl = "uring";
+	return 0;
+}
+
+static int uring_teardown(void **state)
+{
+	reactor_sock_set_default_impl("epoll");
+	g_expect_impl = "epoll";
+	return h_teardown(state);
+}
+
+#define URING_TEST(name, fn)                                                   \
+	static void name(void **state)                                         \
+	{                                                                      \
+		if (strcmp(g_expect_impl, "uring") != 0)                       \
+			H_SKIP("built without liburing");                      \
+		fn(state);                                                     \
+	}
+URING_TEST(test_uring_ipv4_stream, test_ipv4_stream)
+URING_TEST(test_uring_ipv6_stream, test_ipv6_stream)
+URING_TEST(test_uring_addresses, test_addresses)
+URING_TEST(test_uring_many_connections, test_many_connections)
+URING_TEST(test_uring_partial_writes, test_partial_writes)
+URING_TEST(test_uring_peer_reset, test_peer_reset)
+URING_TEST(test_uring_close_pending, test_close_pending)
+URING_TEST(test_uring_adaptive_idle, test_adaptive_idle)
+URING_TEST(test_uring_zero_copy_stream, test_zero_copy_stream)
+#define H_URING(fn) cmocka_unit_test_setup_teardown(fn, uring_setup, uring_teardown)
+
+/* What a container's seccomp profile does: io_uring_setup() fails with EPERM. */
+static int block_io_uring(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return -errno;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0 ? 0 : -errno;
+}
+
+/* In a child process: io_uring blocked, a "uring" group must fall back to epoll and work. */
+static int child_uring_blocked(void)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct reactor_app_opts opts;
+	int rc;
+
+	if (block_io_uring() != 0) {
+		printf("cannot install the seccomp filter: %s\n", strerror(errno));
+		return 3;
+	}
+	if (reactor_sock_set_default_impl("uring") != 0)
+		return 4;
+	g_expect_impl = "epoll";
+	world_init(w, "127.0.0.1");
+	w->nconn = 2;
+	w->len = 256u << 10;
+	w->server_sends = true;
+	h_log_capture_start(REACTOR_LOG_NOTICE);
+	if (!h_app_opts(&opts, h_allowed_cpu_count() >= 2 ? 2 : 1))
+		return 5;
+	rc = h_app_run(&opts, stream_body, w);
+	h_log_capture_stop();
+	printf("app %d, failures %d, fallback messages %d\n", rc, h_failures(),
+	       h_log_count2("uring backend unavailable", "use epoll"));
+	h_log_dump();
+	if (rc != 0 || h_failures() != 0 || h_log_count2("uring backend unavailable", "use epoll") != 1)
+		rc = 1;
+	for (int i = 0; i < w->nconn && rc == 0; i++)
+		if (w->conns[i].rx != w->len || w->conns[i].rx_bad != 0)
+			rc = 2;
+	h_log_capture_reset();
+	world_free(w);
+	free(w);
+	if (rc == 0)
+		printf("fallback ok: data verified over epoll\n");
+	return rc;
+}
+
+static void test_uring_fallback(void **state)
+{
+	char *out = NULL;
+	int rc;
+
+	(void)state;
+	H_BEGIN();
+	if (reactor_sock_set_default_impl("uring") != 0)
+		H_SKIP("built without liburing");
+	reactor_sock_set_default_impl("epoll");
+	rc = h_spawn_self("uring-blocked", NULL, &out);
+	print_message("# child with io_uring blocked by seccomp: exit %d\n%s", rc, out ? out : "");
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "fallback ok"));
+	free(out);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		H_TEST(test_ipv4_stream),     H_TEST(test_ipv6_stream),    H_TEST(test_addresses),
@@ -1063,7 +1194,15 @@ int main(void)
 		H_TEST(test_connect_refused), H_TEST(test_address_in_use), H_TEST(test_close_pending),
 		H_TEST(test_adaptive_idle),   H_TEST(test_zero_copy_stream),
 		H_TEST(test_connect_timeout),
+		H_URING(test_uring_ipv4_stream), H_URING(test_uring_ipv6_stream), H_URING(test_uring_addresses),
+		H_URING(test_uring_many_connections), H_URING(test_uring_partial_writes),
+		H_URING(test_uring_peer_reset), H_URING(test_uring_close_pending),
+		H_URING(test_uring_adaptive_idle), H_URING(test_uring_zero_copy_stream),
+		H_TEST(test_uring_fallback),
 	};
+
+	if (argc == 2 && strcmp(argv[1], "uring-blocked") == 0)
+		return child_uring_blocked();
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
