@@ -15,6 +15,7 @@
 #ifndef NVME_SPEC_H
 #define NVME_SPEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -854,5 +855,15 @@ NVME_STATIC_OFFSET(struct nvme_discovery_log_entry, tsas, 768);
 #define NVME_DISC_SUBTYPE_NVME 2
 #define NVME_DISC_SUBTYPE_CURRENT 3
 #define NVME_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
+
+/* NVMe Qualified Names (Base 2.0 §4.5): at most 223 bytes of UTF-8. */
+#define NVME_NQN_MAX_LEN 223
+/*
+ * True when nqn[0..size) holds a NUL-terminated NQN of either form:
+ * "nqn.yyyy-mm.<reverse domain>[:<name>]" or
+ * "nqn.2014-08.org.nvmexpress:uuid:<8-4-4-4-12 hex UUID>". Never reads
+ * past size bytes (a Connect data field is 256 bytes, maybe unterminated).
+ */
+bool nvme_nqn_valid(const char *nqn, size_t size);
 
 #endif /* NVME_SPEC_H */

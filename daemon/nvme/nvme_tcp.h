@@ -293,6 +293,19 @@ int nvme_tcp_check_data_range(const void *hdr, uint32_t expected_off, uint32_t w
  */
 int nvme_tcp_check_ddgst(const struct iovec *iov, int iovcnt, const void *digest);
 
+/*
+ * The data pointer of a received CapsuleCmd (§3.4.1, §3.4.2): PSDT must say
+ * SGL (Base 2.0 §4.1.3; fabrics use SGLs only) and SGL1 must be either a
+ * Data Block with the Offset subtype (in-capsule data, ICDOFF 0: address 0,
+ * length equal to the data that came with the capsule, host-to-controller
+ * commands only) or a Transport Data Block with the transport-specific
+ * subtype (data moved by R2T/H2CData or C2HData; no in-capsule data, length
+ * up to `max_transfer`). Returns 0 with *in_capsule and *length set, or the
+ * NVMe status to complete the command with (nvme_status(), DNR set).
+ */
+uint16_t nvme_tcp_parse_cmd_sgl(const struct nvme_sqe *sqe, uint32_t icd_len,
+				uint32_t max_transfer, bool *in_capsule, uint32_t *length);
+
 /* Name of a PDU type or FES for logs ("ICReq", "Header Digest Error", ...). */
 const char *nvme_tcp_pdu_type_name(uint8_t type);
 const char *nvme_tcp_fes_name(uint16_t fes);

@@ -269,6 +269,40 @@ int nvme_tcp_check_ddgst(const struct iovec *iov, int iovcnt, const void *digest
 	return nvme_crc32c_iov(iov, iovcnt) == nvme_get_le32(digest) ? 0 : -1;
 }
 
+uint16_t nvme_tcp_parse_cmd_sgl(const struct nvme_sqe *sqe, uint32_t icd_len,
+				uint32_t max_transfer, bool *in_capsule, uint32_t *length)
+{
+	const uint8_t *s = (const uint8_t *)sqe;
+	const uint8_t *sgl = s + offsetof(struct nvme_sqe, dptr);
+	uint8_t type = sgl[offsetof(struct nvme_sgl_desc, type)];
+	uint64_t addr = nvme_get_le64(sgl + offsetof(struct nvme_sgl_desc, address));
+	uint32_t len = nvme_get_le32(sgl + offsetof(struct nvme_sgl_desc, length));
+
+	if (((s[offsetof(struct nvme_sqe, flags)] >> NVME_SQE_PSDT_SHIFT) & 3u) != NVME_SQE_PSDT_SGL)
+		return nvme_status(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD, 1);
+
+	if (type == NVME_SGL_TYPE_BYTE(NVME_SGL_TYPE_DATA_BLOCK, NVME_SGL_SUBTYPE_OFFSET)) {
+		if (nvme_opc_data_dir(sqe->opc) == NVME_DATA_CTRLR_TO_HOST)
+			return nvme_status(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD, 1);
+		if (addr != 0)
+			return nvme_status(NVME_SCT_GENERIC, NVME_SC_INVALID_SGL_OFFSET, 1);
+		if (len != icd_len)
+			return nvme_status(NVME_SCT_GENERIC, NVME_SC_DATA_SGL_LENGTH_INVALID, 1);
+		*in_capsule = true;
+		*length = len;
+		return 0;
+	}
+	if (type == NVME_SGL_TYPE_BYTE(NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK,
+				       NVME_SGL_SUBTYPE_TRANSPORT)) {
+		if (icd_len != 0 || len > max_transfer)
+			return nvme_status(NVME_SCT_GENERIC, NVME_SC_DATA_SGL_LENGTH_INVALID, 1);
+		*in_capsule = false;
+		*length = len;
+		return 0;
+	}
+	return nvme_status(NVME_SCT_GENERIC, NVME_SC_SGL_DESCRIPTOR_TYPE_INVALID, 1);
+}
+
 const char *nvme_tcp_pdu_type_name(uint8_t type)
 {
 	switch (type) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -651,6 +652,97 @@ static void test_data_fields(void **state)
 	(void)n;
 }
 
+static void test_cmd_sgl(void **state)
+{
+	(void)state;
+	bool icd;
+	uint32_t len;
+	struct nvme_sqe s = sample_sqe(NVME_OPC_WRITE, 1, 4096);
+
+	assert_int_equal(nvme_tcp_parse_cmd_sgl(&s, 4096, 131072, &icd, &len), 0);
+	assert_true(icd);
+	assert_int_equal(len, 4096);
+	/* in-capsule length disagreeing with the data received */
+	uint16_t st = nvme_tcp_parse_cmd_sgl(&s, 512, 131072, &icd, &len);
+	assert_int_equal(nvme_status_sc(st), NVME_SC_DATA_SGL_LENGTH_INVALID);
+	assert_true(st & NVME_STATUS_DNR);
+	/* in-capsule offset other than 0 (ICDOFF is 0) */
+	s.dptr.sgl1.address = 16;
+	st = nvme_tcp_parse_cmd_sgl(&s, 4096, 131072, &icd, &len);
+	assert_int_equal(nvme_status_sc(st), NVME_SC_INVALID_SGL_OFFSET);
+	/* in-capsule data on a read */
+	s = sample_sqe(NVME_OPC_READ, 1, 4096);
+	st = nvme_tcp_parse_cmd_sgl(&s, 4096, 131072, &icd, &len);
+	assert_int_equal(nvme_status_sc(st), NVME_SC_INVALID_FIELD);
+	/* transport data block: R2T/C2HData path, length limited by MDTS */
+	s = sample_sqe(NVME_OPC_READ, 1, 0);
+	s.dptr.sgl1.length = 131072;
+	assert_int_equal(nvme_tcp_parse_cmd_sgl(&s, 0, 131072, &icd, &len), 0);
+	assert_false(icd);
+	assert_int_equal(len, 131072);
+	st = nvme_tcp_parse_cmd_sgl(&s, 0, 65536, &icd, &len);
+	assert_int_equal(nvme_status_sc(st), NVME_SC_DATA_SGL_LENGTH_INVALID);
+	st = nvme_tcp_parse_cmd_sgl(&s, 512, 131072, &icd, &len);	/* with stray data */
+	assert_int_equal(nvme_status_sc(st), NVME_SC_DATA_SGL_LENGTH_INVALID);
+	/* PRPs, or an unknown descriptor type */
+	s.flags = 0;
+	st = nvme_tcp_parse_cmd_sgl(&s, 0, 131072, &icd, &len);
+	assert_int_equal(nvme_status_sc(st), NVME_SC_INVALID_FIELD);
+	s = sample_sqe(NVME_OPC_READ, 1, 0);
+	s.dptr.sgl1.type = NVME_SGL_TYPE_BYTE(NVME_SGL_TYPE_KEYED_DATA_BLOCK, 0);
+	st = nvme_tcp_parse_cmd_sgl(&s, 0, 131072, &icd, &len);
+	assert_int_equal(nvme_status_sc(st), NVME_SC_SGL_DESCRIPTOR_TYPE_INVALID);
+	/* the Fabrics Connect command carries its 1024-byte data in the capsule */
+	s = sample_sqe(NVME_OPC_FABRICS, 1, sizeof(struct nvme_connect_data));
+	assert_int_equal(nvme_tcp_parse_cmd_sgl(&s, 1024, 131072, &icd, &len), 0);
+	assert_true(icd);
+}
+
+static void test_nqn(void **state)
+{
+	(void)state;
+	char buf[256];
+	static const char *good[] = {
+		NVME_DISCOVERY_NQN,
+		"nqn.2016-06.io.spdk:cnode1",
+		"nqn.2014-08.org.nvmexpress:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6",
+		"nqn.2024-01.com.example:naïve-ü",
+	};
+	static const char *bad[] = {
+		"", "nqn.", "iqn.2016-06.io.spdk:cnode1", "nqn.2016-13.io.spdk:x",
+		"nqn.16-06.io.spdk:x", "nqn.2016-06.:x", "nqn.2016-06.io..spdk", "nqn.2016-06.1io.spdk",
+		"nqn.2016-06.io.spdk-:x", "nqn.2016-06.io.spdk:", "nqn.2016-06.io_spdk",
+		"nqn.2014-08.org.nvmexpress:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf",
+		"nqn.2014-08.org.nvmexpress:uuid:f81d4fae_7dec-11d0-a765-00a0c91e6bf6",
+		"nqn.2016-06.io.spdk:\xc3", "nqn.2016-06.io.spdk:\xc0\x80",
+		"nqn.2016-06.io.spdk:\xed\xa0\x80",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", good[i]);
+		assert_true(nvme_nqn_valid(buf, sizeof(buf)));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", bad[i]);
+		if (nvme_nqn_valid(buf, sizeof(buf)))
+			fail_msg("accepted bad NQN %zu: %s", i, bad[i]);
+	}
+	/* 223 bytes is the limit; an unterminated 256-byte field is refused */
+	memset(buf, 'a', sizeof(buf));
+	memcpy(buf, "nqn.2016-06.io.spdk:", 20);
+	buf[223] = 0;
+	assert_true(nvme_nqn_valid(buf, sizeof(buf)));
+	buf[223] = 'a';
+	buf[224] = 0;
+	assert_false(nvme_nqn_valid(buf, sizeof(buf)));
+	memset(buf, 'a', sizeof(buf));
+	memcpy(buf, "nqn.2016-06.io.spdk:", 20);
+	char *heap = malloc(sizeof(buf));	/* exact size: ASan sees an overread */
+	assert_non_null(heap);
+	memcpy(heap, buf, sizeof(buf));
+	assert_false(nvme_nqn_valid(heap, sizeof(buf)));
+	free(heap);
+}
+
 /* Every single-byte corruption of every valid header is either accepted or
  * refused with a FES, never read past the buffer (ASan checks that). */
 static void test_mutations_bounded(void **state)
@@ -739,6 +831,8 @@ int main(void)
 		cmocka_unit_test(test_header_digest_wrong),
 		cmocka_unit_test(test_ic_params),
 		cmocka_unit_test(test_data_fields),
+		cmocka_unit_test(test_cmd_sgl),
+		cmocka_unit_test(test_nqn),
 		cmocka_unit_test(test_mutations_bounded),
 		cmocka_unit_test(test_names),
 	};
