@@ -225,11 +225,12 @@ enum nvme_tcp_role {
 struct nvme_tcp_rx_ctx {
 	enum nvme_tcp_role role;
 	bool ic_done;
-	bool hdgst;		/* header digest negotiated */
-	bool ddgst;		/* data digest negotiated */
+	bool hdgst;		/* header digest negotiated (host, before ic_done:
+				 * requested in its ICReq; checked against ICResp) */
+	bool ddgst;		/* data digest negotiated (same rule) */
 	uint8_t rx_pda;		/* alignment of data we receive: CPDA for the controller,
 				 * HPDA for the host; 0 = no alignment */
-	uint32_t max_h2c_data;	/* controller: MAXH2CDATA it advertised */
+	uint32_t max_h2c_data;	/* controller: MAXH2CDATA it advertised (required) */
 	uint32_t max_icd;	/* controller: in-capsule data limit in bytes
 				 * (0: a CapsuleCmd may carry no data) */
 	uint32_t max_c2h_data;	/* host: largest C2HData it accepts (0 = no limit) */
