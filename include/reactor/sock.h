@@ -44,7 +44,9 @@ struct reactor_sock_opts {
 	bool tcp_nodelay;
 	/**
 	 * Send with MSG_ZEROCOPY where the kernel offers it (default false:
-	 * on loopback it costs more than it saves; see bench/sock_perf). With
+	 * on loopback it costs more than it saves; see bench/sock_perf). Only
+	 * the epoll backend uses it; in an io_uring group the socket sends
+	 * with copies (logged once). With
 	 * it, a request completes when the kernel has released its pages (read
 	 * from the socket's error queue by its group, or by reactor_sock_flush()
 	 * outside a group). A request cancelled by reactor_sock_close() may
