@@ -293,6 +293,41 @@ int reactor_sock_close(struct reactor_sock **ps)
 
 /* ---- listen / accept / connect ------------------------------------------------------ */
 
+/* The common start of listen and connect: options, address, a non-blocking
+ * socket and its object. NULL with errno set (and the reason logged). */
+static struct reactor_sock *sock_open(const char *what, const char *addr, uint16_t port,
+				      const struct reactor_sock_opts *opts, enum sock_state state,
+				      struct reactor_sock_opts *o, struct sockaddr_storage *ss,
+				      socklen_t *len)
+{
+	struct reactor_sock *s;
+	int fd, rc;
+
+	rc = opts_copy(o, opts);
+	if (rc == 0 && (rc = parse_addr(addr, port, ss, len)) != 0)
+		REACTOR_ERRLOG("sock: %s: '%s' is not a numeric IPv4 or IPv6 address", what,
+			       addr ? addr : "(null)");
+	if (rc != 0) {
+		errno = -rc;
+		return NULL;
+	}
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = errno;
+		REACTOR_ERRLOG("sock: %s %s port %u: socket: %s", what, addr, port, strerror(rc));
+		errno = rc;
+		return NULL;
+	}
+	s = sock_alloc(fd, ss->ss_family, state, o);
+	if (s == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	name_peer(s, ss);
+	return s;
+}
+
 struct reactor_sock *reactor_sock_listen(const char *addr, uint16_t port, const struct reactor_sock_opts *opts)
 {
 	struct reactor_sock_opts o;
@@ -301,27 +336,10 @@ struct reactor_sock *reactor_sock_listen(const char *addr, uint16_t port, const 
 	socklen_t len;
 	int fd, rc;
 
-	rc = opts_copy(&o, opts);
-	if (rc == 0 && (rc = parse_addr(addr, port, &ss, &len)) != 0)
-		REACTOR_ERRLOG("sock: listen: '%s' is not a numeric IPv4 or IPv6 address", addr ? addr : "(null)");
-	if (rc != 0) {
-		errno = -rc;
+	s = sock_open("listen on", addr, port, opts, SOCK_LISTENING, &o, &ss, &len);
+	if (s == NULL)
 		return NULL;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		rc = errno;
-		REACTOR_ERRLOG("sock: listen on %s port %u: socket: %s", addr, port, strerror(rc));
-		errno = rc;
-		return NULL;
-	}
-	s = sock_alloc(fd, ss.ss_family, SOCK_LISTENING, &o);
-	if (s == NULL) {
-		close(fd);
-		errno = ENOMEM;
-		return NULL;
-	}
-	name_peer(s, &ss);
+	fd = s->fd;
 	rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	if (rc == 0 && ss.ss_family == AF_INET6)
 		rc = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
@@ -429,27 +447,10 @@ struct reactor_sock *reactor_sock_connect(const char *addr, uint16_t port, const
 		errno = EINVAL;
 		return NULL;
 	}
-	rc = opts_copy(&o, opts);
-	if (rc == 0 && (rc = parse_addr(addr, port, &ss, &len)) != 0)
-		REACTOR_ERRLOG("sock: connect: '%s' is not a numeric IPv4 or IPv6 address", addr ? addr : "(null)");
-	if (rc != 0) {
-		errno = -rc;
+	s = sock_open("connect to", addr, port, opts, SOCK_CONNECTING, &o, &ss, &len);
+	if (s == NULL)
 		return NULL;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		rc = errno;
-		REACTOR_ERRLOG("sock: connect to %s port %u: socket: %s", addr, port, strerror(rc));
-		errno = rc;
-		return NULL;
-	}
-	s = sock_alloc(fd, ss.ss_family, SOCK_CONNECTING, &o);
-	if (s == NULL) {
-		close(fd);
-		errno = ENOMEM;
-		return NULL;
-	}
-	name_peer(s, &ss);
+	fd = s->fd;
 	s->ccb = cb;
 	s->ccb_arg = cb_arg;
 	rc = apply_opts(s, false);
