@@ -240,7 +240,6 @@ void thread_free(struct reactor_thread *thread);
 /* The event that adds a new thread to its reactor's list, on that reactor. */
 void thread_add_event(void *thread, void *unused);
 void thread_set_exit_hook(struct reactor_thread *thread, void (*fn)(void *), void *arg);
-struct reactor_thread *thread_lookup(uint64_t id);
 /* Send to a thread known by id, safe against it being freed meanwhile. */
 int thread_send_by_id(uint64_t id, reactor_msg_fn fn, void *ctx);
 void threads_stop_all(void);

@@ -346,18 +346,6 @@ int thread_send_by_id(uint64_t id, reactor_msg_fn fn, void *ctx)
 	return rc;
 }
 
-struct reactor_thread *thread_lookup(uint64_t id)
-{
-	struct reactor_thread *t;
-
-	pthread_mutex_lock(&g_threads_lock);
-	TAILQ_FOREACH(t, &g_threads, global_link)
-		if (t->id == id)
-			break;
-	pthread_mutex_unlock(&g_threads_lock);
-	return t;
-}
-
 struct for_each_thread_ctx {
 	reactor_msg_fn fn;
 	reactor_msg_fn cpl;
