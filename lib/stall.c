@@ -127,11 +127,12 @@ void stall_install_handler(void)
 static void describe(void *fn, char *buf, size_t len)
 {
 	Dl_info info;
+	bool found = dladdr(fn, &info) != 0;
 
-	if (dladdr(fn, &info) != 0 && info.dli_sname != NULL)
+	if (found && info.dli_sname != NULL)
 		snprintf(buf, len, "%s (%s)", info.dli_sname,
 			 info.dli_fname ? info.dli_fname : "?");
-	else if (dladdr(fn, &info) != 0 && info.dli_fname != NULL)
+	else if (found && info.dli_fname != NULL)
 		snprintf(buf, len, "%p (%s+0x%lx)", fn, info.dli_fname,
 			 (unsigned long)((char *)fn - (char *)info.dli_fbase));
 	else
