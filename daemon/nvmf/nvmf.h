@@ -214,7 +214,9 @@ struct nvmf_ctrlr {
 	bool aen_masked_ns_changed;		/* ns attribute AEN sent, not yet cleared by the log page */
 	uint32_t changed_ns[1024];		/* Changed Namespace List log */
 	uint32_t num_changed_ns;
-	/* Error log and SMART counters (owner thread; I/O threads add with atomics). */
+	/* Error log and SMART counters (owner thread; I/O threads add with atomics).
+	 * data_units_*: 512-byte units (io.c adds length / 512); the SMART log
+	 * reports them in thousands, rounded up, as the spec asks. */
 	_Atomic uint64_t data_units_read, data_units_written, host_read_cmds, host_write_cmds;
 	_Atomic uint64_t num_err_log_entries;
 	struct nvme_error_log_entry err_log[16];
@@ -224,6 +226,10 @@ struct nvmf_ctrlr {
 	uint64_t start_ticks;
 	bool destroying;
 	TAILQ_ENTRY(nvmf_ctrlr) link;
+	/* admin.c's own state (owner thread). */
+	bool aen_masked_discovery;		/* discovery AEN sent, not yet cleared by log page 70h */
+	bool features_ready;			/* feature defaults applied (first admin command) */
+	uint32_t temp_under_threshold;		/* kelvin; temp_threshold is the over threshold */
 };
 
 enum nvmf_qpair_state {
@@ -416,6 +422,16 @@ void nvmf_ctrlr_log_error(struct nvmf_ctrlr *ctrlr, const struct nvmf_request *r
 void nvmf_admin_exec(struct nvmf_request *req);
 /** Complete pending AERs for events in ctrlr->pending_aen (owner thread). */
 void nvmf_ctrlr_deliver_aen(struct nvmf_ctrlr *ctrlr);
+/* ctrlr->pending_aen bits. */
+#define NVMF_AEN_NS_ATTR_CHANGED (1u << 0)	/* notice, info 00h, log page 04h */
+#define NVMF_AEN_DISCOVERY_CHANGED (1u << 1)	/* notice, info F0h, log page 70h */
+/** Owner thread (nvmf_ctrlr_ns_changed's message lands here): add @p nsid to the
+ *  Changed Namespace List log and send the notice if AEC enables it and it is not masked. */
+void nvmf_ctrlr_note_ns_changed(struct nvmf_ctrlr *ctrlr, uint32_t nsid);
+/** Owner thread of a discovery controller: the discovery log changed (genctr bumped). */
+void nvmf_ctrlr_note_discovery_changed(struct nvmf_ctrlr *ctrlr);
+/** Owner thread: complete every parked AER with Aborted - SQ Deletion (admin queue gone). */
+void nvmf_ctrlr_abort_aers(struct nvmf_ctrlr *ctrlr);
 void nvmf_io_exec(struct nvmf_request *req);
 
 /** This poll group's channel for @p ns (made on first use). Poll group's thread. NULL with errno. */
