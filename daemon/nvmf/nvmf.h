@@ -54,6 +54,8 @@
 #define NVMF_MAX_AER 4		/* AERL + 1 */
 #define NVMF_TRADDR_LEN 64
 #define NVMF_TRSVCID_LEN 32
+#define NVMF_VS NVME_VS(1, 3, 0)	/* VS property (ctrlr.c) and Identify VER (as Linux nvmet) */
+#define NVMF_DISC_KATO_MS 120000	/* discovery controller KATO when Connect gives 0 (Linux, SPDK) */
 
 struct nvmf_transport;
 struct nvmf_poll_group;
@@ -184,6 +186,8 @@ struct nvmf_subsystem {
 	uint16_t next_cntlid;
 	bool deleting;
 	TAILQ_ENTRY(nvmf_subsystem) link;
+	/* subsystem.c (app thread): nsids whose removal has not finished; not reusable yet. */
+	bool *ns_removing;		/* [max_nsid] */
 };
 
 /* ---- controllers, queue pairs, requests ---------------------------------- */
@@ -230,6 +234,9 @@ struct nvmf_ctrlr {
 	bool aen_masked_discovery;		/* discovery AEN sent, not yet cleared by log page 70h */
 	bool features_ready;			/* feature defaults applied (first admin command) */
 	uint32_t temp_under_threshold;		/* kelvin; temp_threshold is the over threshold */
+	/* ctrlr.c: connected I/O queues; CC.EN 1->0 / shutdown waits for 0 (reset_poller). */
+	atomic_uint num_io_qpairs;
+	struct reactor_poller *reset_poller;
 };
 
 enum nvmf_qpair_state {
@@ -297,6 +304,7 @@ struct nvmf_pg_ns {
 	struct reactor_io_channel *ch;
 	uint32_t outstanding;		/* I/O in flight on ch */
 	bool put_pending;		/* removed: put ch when outstanding hits 0 */
+	struct nvmf_pg_step *put_step;	/* the removal to answer once ch is put */
 };
 
 struct nvmf_pg_subsystem {
@@ -349,8 +357,22 @@ void nvmf_tgt_fini(void (*cb)(void *ctx), void *ctx);
 /** The poll group a new connection goes to (round-robin). Any thread. */
 struct nvmf_poll_group *nvmf_tgt_next_poll_group(void);
 struct nvmf_transport *nvmf_tgt_find_transport(const char *trtype);
-/** Create the transport @p trtype with @p opts. App thread; 0, -EEXIST, -EINVAL (unknown type), -errno. */
+/** Create the transport @p trtype with @p opts. App thread; 0, -EEXIST, -EINVAL (unknown type), -errno.
+ *  ops->pg_create then runs on every poll group by message, queued before anything the app thread
+ *  sends to the groups later (a failure there is logged and leaves that group without the transport). */
 int nvmf_tgt_add_transport(const char *trtype, const struct nvmf_transport_opts *opts);
+/** The discovery log changed: bump genctr and tell the discovery controllers. App thread. */
+void nvmf_tgt_discovery_changed(void);
+
+/** One poll group's step of nvmf_pg_foreach(). */
+struct nvmf_pg_step;
+/** Run @p fn on every poll group's thread, one message each; every step ends with
+ *  nvmf_pg_step_done() (at once or later, on that thread); then @p done(@p ctx, first error)
+ *  runs on the calling thread. On a lightweight thread. 0 or -ENOMEM (nothing runs). */
+int nvmf_pg_foreach(void (*fn)(struct nvmf_poll_group *pg, struct nvmf_pg_step *step), void *ctx,
+		    void (*done)(void *ctx, int rc));
+void *nvmf_pg_step_ctx(struct nvmf_pg_step *step);
+void nvmf_pg_step_done(struct nvmf_pg_step *step, int rc);
 
 /* ---- subsystems (subsystem.c); app thread unless noted --------------------- */
 
@@ -416,6 +438,11 @@ void nvmf_ctrlr_destroy(struct nvmf_ctrlr *ctrlr, const char *why);
 void nvmf_ctrlr_ns_changed(struct nvmf_ctrlr *ctrlr, uint32_t nsid);
 /** Record an error log entry (owner thread). */
 void nvmf_ctrlr_log_error(struct nvmf_ctrlr *ctrlr, const struct nvmf_request *req);
+/** (Re)arm the keep-alive timer with @p kato_ms (0 disables): Connect, Set Features KATO. Owner thread. */
+void nvmf_ctrlr_set_keep_alive(struct nvmf_ctrlr *ctrlr, uint32_t kato_ms);
+/** Copy up to @p len bytes of the request's data (req->iov, req->length) into / out of @p buf; returns bytes copied. */
+size_t nvmf_request_copy_from_data(const struct nvmf_request *req, void *buf, size_t len);
+size_t nvmf_request_copy_to_data(struct nvmf_request *req, const void *buf, size_t len);
 
 /* ---- admin (admin.c) and I/O (io.c) commands -------------------------------- */
 
