@@ -102,14 +102,6 @@ static json_t *uuid_json(const uint8_t u[16])
 	return json_string(s);
 }
 
-static bool all_zero(const uint8_t *b, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (b[i] != 0)
-			return false;
-	return true;
-}
-
 /* ---- listen addresses ------------------------------------------------------------ */
 
 static int copy_field(char *dst, size_t size, const char *src)
