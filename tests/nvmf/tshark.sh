@@ -1,0 +1,113 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# An independent decoder's view of nvmf-tgtd's wire format: capture one run
+# of tests/nvmf/test_tgt_io's data paths (in-capsule and R2T writes, reads,
+# with and without header/data digests) on loopback with dumpcap, then
+# dissect it with tshark's nvme-tcp dissector, digests checked. Every PDU
+# type of those paths must appear, with no malformed packet and no expert
+# error. TAP; SKIP when tshark is missing or cannot capture here.
+set -u
+top_builddir=${top_builddir:-.}
+HOSTPROG=$top_builddir/tests/nvmf/test_tgt_io
+T=${NVMF_TSHARK_TIMEOUT:-120}
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+diag() { echo "# $*"; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+[ -x "$top_builddir/daemon/nvmf-tgtd" ] || skip_all "daemon/nvmf-tgtd is not built (make daemon/nvmf-tgtd)"
+[ -x "$HOSTPROG" ] || skip_all "$HOSTPROG is not built"
+command -v tshark >/dev/null 2>&1 || skip_all "tshark is not installed (tests/deps.sh)"
+command -v dumpcap >/dev/null 2>&1 || skip_all "dumpcap is not installed (tshark package)"
+command -v perl >/dev/null 2>&1 || skip_all "perl is needed to pick a free port"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nvmf-tshark.XXXXXX") || exit 99
+cap_pid=""
+cleanup() {
+	[ -n "$cap_pid" ] && kill "$cap_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+port=$(perl -MIO::Socket::INET -e '
+	my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0) or exit 1;
+	print $s->sockport') || skip_all "cannot find a free port"
+cap=$tmp/run.pcapng
+
+# Can we capture at all (root or CAP_NET_RAW)? dumpcap says "File: ..." once running.
+dumpcap -q -i lo -f "tcp port $port" -w "$cap" >"$tmp/dumpcap.log" 2>&1 &
+cap_pid=$!
+i=0
+while ! grep -q "^File:" "$tmp/dumpcap.log" 2>/dev/null; do
+	if ! kill -0 "$cap_pid" 2>/dev/null; then
+		cap_pid=""
+		skip_all "dumpcap cannot capture on lo: $(head -n 1 "$tmp/dumpcap.log")"
+	fi
+	i=$((i + 1))
+	[ "$i" -gt 200 ] && skip_all "dumpcap did not start capturing within 10 s"
+	sleep 0.05
+done
+
+NVMF_TEST_PORT=$port NVMF_TEST_ONLY=io timeout "$T" "$HOSTPROG" >"$tmp/host.tap" 2>&1
+rc=$?
+sleep 0.5
+kill -INT "$cap_pid" 2>/dev/null
+wait "$cap_pid" 2>/dev/null
+cap_pid=""
+if [ "$rc" -eq 0 ] && ! grep -q "^not ok" "$tmp/host.tap"; then
+	ok "host run of the data paths on port $port passed ($(grep -c '^ok' "$tmp/host.tap") points)"
+else
+	not_ok "host run of the data paths on port $port (exit $rc)"
+	grep -E "^(not ok|Bail|#)" "$tmp/host.tap" | head -n 30 | sed 's/^/#   /'
+fi
+
+dissect() {
+	tshark -n -r "$cap" -d "tcp.port==$port,nvme-tcp" \
+		-o nvme-tcp.check_hdgst:TRUE -o nvme-tcp.check_ddgst:TRUE "$@" 2>>"$tmp/tshark.err"
+}
+
+dissect -T fields -e nvme-tcp.type >"$tmp/types" || true
+# One line per frame, several PDUs in a frame separated by commas.
+tr ',' '\n' <"$tmp/types" | grep -v '^$' | sort | uniq -c >"$tmp/counts"
+count() { awk -v t="$1" '$2 == t { print $1 }' "$tmp/counts"; }
+for t in 0:ICReq 1:ICResp 4:CapsuleCmd 5:CapsuleResp 6:H2CData 7:C2HData 9:R2T; do
+	num=${t%%:*}
+	name=${t#*:}
+	c=$(count "$num")
+	if [ -n "$c" ] && [ "$c" -gt 0 ]; then
+		ok "tshark decodes $c $name PDU(s)"
+	else
+		not_ok "tshark decodes $name PDUs"
+	fi
+done
+
+c=$(dissect -Y "nvme-tcp.flags.pdu.hdgst == 1" -T fields -e frame.number | wc -l)
+if [ "$c" -gt 0 ]; then ok "$c frame(s) with header digests"; else not_ok "frames with header digests"; fi
+c=$(dissect -Y "nvme-tcp.flags.pdu.ddgst == 1" -T fields -e frame.number | wc -l)
+if [ "$c" -gt 0 ]; then ok "$c frame(s) with data digests"; else not_ok "frames with data digests"; fi
+
+c=$(dissect -Y "_ws.malformed" -T fields -e frame.number | wc -l)
+if [ "$c" -eq 0 ]; then
+	ok "no malformed packet"
+else
+	not_ok "$c malformed packet(s)"
+	dissect -Y "_ws.malformed" | head -n 10 | sed 's/^/#   /'
+fi
+# Expert errors (PI_ERROR = 0x00800000): bad digests, bad lengths.
+dissect -q -z expert,error >"$tmp/expert" || true
+errs=$(dissect -Y "_ws.expert.severity >= 0x00800000" -T fields -e frame.number | wc -l)
+if [ "$errs" -eq 0 ]; then
+	ok "no expert error (digests check out)"
+else
+	not_ok "$errs frame(s) with expert errors"
+	head -n 30 "$tmp/expert" | sed 's/^/#   /'
+fi
+[ -s "$tmp/tshark.err" ] && head -n 5 "$tmp/tshark.err" | sed 's/^/# tshark: /'
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
