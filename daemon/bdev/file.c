@@ -403,6 +403,10 @@ static void file_destruct(struct bdev *bdev)
 {
 	struct file_disk *d = bdev_get_backend_ctx(bdev);
 
+	/* Writes a host never flushed must still reach the disk when the device
+	 * goes away (delete, or the daemon's shutdown); one call covers both fds. */
+	if (fdatasync(d->fd) != 0)
+		REACTOR_ERRLOG("bdev %s: fdatasync on delete failed: %s\n", bdev_get_name(bdev), strerror(errno));
 	if (d->fd_direct >= 0)
 		close(d->fd_direct);
 	close(d->fd);
