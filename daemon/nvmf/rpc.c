@@ -115,7 +115,7 @@ static int copy_field(char *dst, size_t size, const char *src)
 /*
  * Fill @p addr from SPDK's address object fields and check them; answers
  * -32602 naming @p what (e.g. "listen_address") and returns false on bad
- * input. adrfam defaults to IPv4 as in SPDK.
+ * input. Without adrfam, the family is the address's.
  */
 static bool parse_listen_addr(struct reactor_rpc_request *req, const char *what, const char *trtype,
 			      const char *adrfam, const char *traddr, const char *trsvcid,
@@ -138,7 +138,9 @@ static bool parse_listen_addr(struct reactor_rpc_request *req, const char *what,
 		return false;
 	}
 	snprintf(addr->trtype, sizeof(addr->trtype), "%s", ops->name);
-	if (adrfam == NULL || strcasecmp(adrfam, "ipv4") == 0) {
+	if (adrfam == NULL) /* SPDK says IPv4; the address itself says better */
+		adrfam = strchr(traddr, ':') != NULL ? "IPv6" : "IPv4";
+	if (strcasecmp(adrfam, "ipv4") == 0) {
 		snprintf(addr->adrfam, sizeof(addr->adrfam), "IPv4");
 		af = AF_INET;
 	} else if (strcasecmp(adrfam, "ipv6") == 0) {
@@ -544,7 +546,8 @@ static json_t *ns_json(const struct nvmf_ns *ns)
 		json_object_set_new(o, "eui64", hex_json(ns->eui64, 8));
 	if (ns->has_uuid)
 		json_object_set_new(o, "uuid", uuid_json(ns->uuid));
-	if (ns->anagrpid != 0)
+	/* The ANA group is the NSID unless set otherwise; it only matters with ANA reporting. */
+	if (ns->anagrpid != ns->nsid || ns->subsystem->ana_reporting)
 		json_object_set_new(o, "anagrpid", json_integer(ns->anagrpid));
 	return o;
 }
