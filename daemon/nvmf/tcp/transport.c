@@ -69,6 +69,7 @@ static struct nvmf_transport *tcp_create(const struct nvmf_transport_opts *opts)
 	tt = calloc(1, sizeof(*tt));
 	if (tt == NULL)
 		return NULL;
+	tt->base.ops = &nvmf_tcp_ops;
 	tt->base.opts = *opts;
 	TAILQ_INIT(&tt->listeners);
 	tt->max_depth = opts->max_queue_depth > opts->max_aq_depth ? opts->max_queue_depth
@@ -184,6 +185,7 @@ static int tcp_listen(struct nvmf_transport *transport, const struct nvmf_listen
 	struct nvmf_tcp_listener *l;
 	char *end;
 	unsigned long port;
+	uint16_t bound = 0;
 	int rc;
 
 	if (listener_find(tt, addr) != NULL)
@@ -225,7 +227,11 @@ static int tcp_listen(struct nvmf_transport *transport, const struct nvmf_listen
 		return rc;
 	}
 	TAILQ_INSERT_TAIL(&tt->listeners, l, link);
-	REACTOR_NOTICELOG("NVMe/TCP target listening on %s port %s", addr->traddr, addr->trsvcid);
+	if (port == 0)	/* the kernel chose: say which */
+		(void)reactor_sock_getaddr(l->sock, NULL, 0, &bound, NULL, 0, NULL);
+	else
+		bound = (uint16_t)port;
+	REACTOR_NOTICELOG("NVMe/TCP target listening on %s port %u", addr->traddr, bound);
 	return 0;
 }
 
