@@ -237,6 +237,7 @@ struct nvmf_ctrlr {
 	/* ctrlr.c: connected I/O queues; CC.EN 1->0 / shutdown waits for 0 (reset_poller). */
 	atomic_uint num_io_qpairs;
 	struct reactor_poller *reset_poller;
+	uint16_t max_qpairs;			/* size of io_qpairs[] (transport max_qpairs_per_ctrlr) */
 };
 
 enum nvmf_qpair_state {
@@ -438,6 +439,10 @@ void nvmf_ctrlr_destroy(struct nvmf_ctrlr *ctrlr, const char *why);
 void nvmf_ctrlr_ns_changed(struct nvmf_ctrlr *ctrlr, uint32_t nsid);
 /** Record an error log entry (owner thread). */
 void nvmf_ctrlr_log_error(struct nvmf_ctrlr *ctrlr, const struct nvmf_request *req);
+/** Run @p fn(ctrlr, @p arg) on the thread of every controller of @p s not being destroyed, by
+ *  message, holding a reference meanwhile. Any thread; not under s->ctrlr_lock. */
+void nvmf_subsystem_foreach_ctrlr(struct nvmf_subsystem *s,
+				  void (*fn)(struct nvmf_ctrlr *ctrlr, uintptr_t arg), uintptr_t arg);
 /** (Re)arm the keep-alive timer with @p kato_ms (0 disables): Connect, Set Features KATO. Owner thread. */
 void nvmf_ctrlr_set_keep_alive(struct nvmf_ctrlr *ctrlr, uint32_t kato_ms);
 /** Copy up to @p len bytes of the request's data (req->iov, req->length) into / out of @p buf; returns bytes copied. */
