@@ -96,9 +96,10 @@ static struct nvmf_ctrlr *req_ctrlr(const struct nvmf_request *req)
 	return req->qpair->ctrlr;
 }
 
-static const struct nvmf_transport_opts *ctrlr_opts(const struct nvmf_ctrlr *ctrlr)
+/* The transport's limits, as seen by the queue the command came on (the admin queue). */
+static const struct nvmf_transport_opts *req_opts(const struct nvmf_request *req)
 {
-	return &ctrlr->admin_qpair->transport->opts;
+	return &req->qpair->transport->opts;
 }
 
 static bool ctrlr_is_discovery(const struct nvmf_ctrlr *ctrlr)
@@ -106,11 +107,11 @@ static bool ctrlr_is_discovery(const struct nvmf_ctrlr *ctrlr)
 	return ctrlr->subsystem->subtype == NVMF_SUBTYPE_DISCOVERY;
 }
 
-/* Set a failure status (always DNR: retrying the same command cannot help) and log it. */
+/* A failure status, always DNR: retrying the same command cannot help.
+ * nvmf_request_complete() records it in the error log. */
 static enum admin_rc admin_fail(struct nvmf_request *req, unsigned sct, unsigned sc)
 {
 	req->rsp.status = nvme_status(sct, sc, 1);
-	nvmf_ctrlr_log_error(req_ctrlr(req), req);
 	return ADMIN_DONE;
 }
 
@@ -166,9 +167,7 @@ static uint32_t supported_aec(const struct nvmf_ctrlr *ctrlr)
 
 static uint32_t max_io_queues(const struct nvmf_ctrlr *ctrlr)
 {
-	uint32_t max = ctrlr_opts(ctrlr)->max_qpairs_per_ctrlr;
-
-	return max > 1 ? max - 1 : 1;
+	return ctrlr->max_qpairs > 1 ? ctrlr->max_qpairs - 1u : 1u;
 }
 
 /* Defaults applied on the first admin command (ctrlr.c zero-fills a new controller). */
@@ -203,10 +202,10 @@ static uint8_t mdts_of(uint32_t max_io_size)
 }
 
 /* The fields a discovery controller and an I/O controller share. */
-static void id_ctrlr_common(const struct nvmf_ctrlr *ctrlr, struct nvme_id_ctrlr *id)
+static void id_ctrlr_common(const struct nvmf_ctrlr *ctrlr, const struct nvmf_transport_opts *opts,
+			    struct nvme_id_ctrlr *id)
 {
 	const struct nvmf_subsystem *s = ctrlr->subsystem;
-	const struct nvmf_transport_opts *opts = ctrlr_opts(ctrlr);
 
 	pad_ascii(id->sn, sizeof(id->sn), s->serial[0] ? s->serial : NVMF_DEFAULT_SERIAL);
 	pad_ascii(id->mn, sizeof(id->mn), s->model[0] ? s->model : NVMF_DEFAULT_MODEL);
@@ -230,24 +229,26 @@ static void id_ctrlr_common(const struct nvmf_ctrlr *ctrlr, struct nvme_id_ctrlr
 }
 
 /* Identify Controller of a discovery controller: the reduced set of nvmet_execute_disc_identify. */
-static void id_ctrlr_discovery(const struct nvmf_ctrlr *ctrlr, struct nvme_id_ctrlr *id)
+static void id_ctrlr_discovery(const struct nvmf_ctrlr *ctrlr, const struct nvmf_transport_opts *opts,
+			       struct nvme_id_ctrlr *id)
 {
-	id_ctrlr_common(ctrlr, id);
+	id_ctrlr_common(ctrlr, opts, id);
 	id->cntrltype = NVME_CNTRLTYPE_DISCOVERY;
 	id->lpa = LPA_EXTENDED_DATA;
 	nvme_put_le32(&id->oaes, AEC_DISCOVERY_CHANGE);
 	/* MDTS 0 (no limit) and NN 0 (no namespaces): left zero. */
 }
 
-static void id_ctrlr_io(const struct nvmf_ctrlr *ctrlr, struct nvme_id_ctrlr *id)
+static void id_ctrlr_io(const struct nvmf_ctrlr *ctrlr, const struct nvmf_transport_opts *opts,
+			struct nvme_id_ctrlr *id)
 {
 	const struct nvmf_subsystem *s = ctrlr->subsystem;
 
-	id_ctrlr_common(ctrlr, id);
+	id_ctrlr_common(ctrlr, opts, id);
 	id->cntrltype = NVME_CNTRLTYPE_IO;
 	id->rab = 6;
 	id->cmic = CMIC_MULTI_PORT | CMIC_MULTI_CTRLR | (s->ana_reporting ? CMIC_ANA : 0);
-	id->mdts = mdts_of(ctrlr_opts(ctrlr)->max_io_size);
+	id->mdts = mdts_of(opts->max_io_size);
 	nvme_put_le32(&id->oaes, AEC_NS_ATTR_NOTICE);
 	id->acl = 3;	/* 4 concurrent Aborts */
 	id->frmw = FRMW_SLOT1_RO_ONE_SLOT;
@@ -411,7 +412,7 @@ static enum admin_rc identify(struct nvmf_request *req)
 	if (ctrlr_is_discovery(ctrlr)) {
 		/* A discovery controller has no namespaces: Identify Controller only. */
 		if (cns == NVME_CNS_CTRLR) {
-			id_ctrlr_discovery(ctrlr, (struct nvme_id_ctrlr *)buf);
+			id_ctrlr_discovery(ctrlr, req_opts(req), (struct nvme_id_ctrlr *)buf);
 			copy_to_host(req, buf, ADMIN_DATA_SIZE);
 		} else {
 			rc = invalid_field(req);
@@ -424,7 +425,7 @@ static enum admin_rc identify(struct nvmf_request *req)
 		rc = identify_ns(req, buf);
 		break;
 	case NVME_CNS_CTRLR:
-		id_ctrlr_io(ctrlr, (struct nvme_id_ctrlr *)buf);
+		id_ctrlr_io(ctrlr, req_opts(req), (struct nvme_id_ctrlr *)buf);
 		copy_to_host(req, buf, ADMIN_DATA_SIZE);
 		break;
 	case NVME_CNS_ACTIVE_NS_LIST:
@@ -668,7 +669,7 @@ static enum admin_rc log_discovery(struct nvmf_request *req, const struct log_re
 {
 	struct nvmf_ctrlr *ctrlr = req_ctrlr(req);
 	size_t size = 0;
-	void *page = nvmf_discovery_log_build(ctrlr->hostnqn, &ctrlr->admin_qpair->listen_addr, &size);
+	void *page = nvmf_discovery_log_build(ctrlr->hostnqn, &req->qpair->listen_addr, &size);
 	enum admin_rc rc;
 
 	if (!page) {
@@ -830,20 +831,6 @@ static enum admin_rc get_features(struct nvmf_request *req)
 	return ADMIN_DONE;
 }
 
-/* Whether an I/O queue is connected (Number of Queues is fixed from then on). */
-static bool has_io_queues(struct nvmf_ctrlr *ctrlr)
-{
-	bool any = false;
-
-	if (!ctrlr->io_qpairs)
-		return false;
-	pthread_mutex_lock(&ctrlr->subsystem->ctrlr_lock);
-	for (uint32_t qid = 1; qid < ctrlr_opts(ctrlr)->max_qpairs_per_ctrlr && !any; qid++)
-		any = ctrlr->io_qpairs[qid] != NULL;
-	pthread_mutex_unlock(&ctrlr->subsystem->ctrlr_lock);
-	return any;
-}
-
 static enum admin_rc set_number_of_queues(struct nvmf_request *req, uint32_t cdw11)
 {
 	struct nvmf_ctrlr *ctrlr = req_ctrlr(req);
@@ -853,7 +840,8 @@ static enum admin_rc set_number_of_queues(struct nvmf_request *req, uint32_t cdw
 
 	if (nsqr == 0xffffu || ncqr == 0xffffu)
 		return invalid_field(req);
-	if (has_io_queues(ctrlr))
+	/* Fixed once an I/O queue is connected (SPDK's rule). */
+	if (atomic_load(&ctrlr->num_io_qpairs) > 0)
 		return admin_fail(req, NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR);
 	nsq = nsqr + 1 < max ? nsqr + 1 : max;
 	ncq = ncqr + 1 < max ? ncqr + 1 : max;
@@ -912,8 +900,8 @@ static enum admin_rc set_features(struct nvmf_request *req)
 		/* Round up to the granularity advertised in KAS. */
 		if (cdw11 > UINT32_MAX - KATO_GRANULARITY_MS)
 			cdw11 = UINT32_MAX - KATO_GRANULARITY_MS;
-		ctrlr->kato_ms = (cdw11 + KATO_GRANULARITY_MS - 1) / KATO_GRANULARITY_MS * KATO_GRANULARITY_MS;
-		atomic_store(&ctrlr->last_activity_ticks, reactor_get_ticks());
+		nvmf_ctrlr_set_keep_alive(ctrlr, (cdw11 + KATO_GRANULARITY_MS - 1) / KATO_GRANULARITY_MS *
+							 KATO_GRANULARITY_MS);
 		break;
 	case NVME_FEAT_HOST_IDENTIFIER:
 		/* Fabrics: the host identifier comes with Connect and cannot change. */
@@ -1073,11 +1061,9 @@ void nvmf_admin_exec(struct nvmf_request *req)
 	req->rsp.cdw0 = 0;
 	req->rsp.status = 0;
 	features_init(ctrlr);
+	/* ctrlr.c has answered Command Sequence Error for an I/O controller not ready yet. */
 	if (!opcode_supported(ctrlr, req->cmd.opc)) {
 		rc = admin_fail(req, NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);
-	} else if (!(ctrlr->cc & NVME_CC_EN) || !(ctrlr->csts & NVME_CSTS_RDY)) {
-		/* Only Fabrics commands before the host enables the controller (nvmet's rule). */
-		rc = admin_fail(req, NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR);
 	} else {
 		switch (req->cmd.opc) {
 		case NVME_OPC_IDENTIFY:
