@@ -843,11 +843,21 @@ int host_recv_r2t(struct host *h, uint16_t *cccid, uint16_t *ttag, uint32_t *r2t
 	return 0;
 }
 
-const char *host_status_str(uint16_t status)
+static const char *status_str(uint16_t status, int fabrics)
 {
 	static __thread char bufs[4][64];
 	static __thread unsigned next;
 	char *b = bufs[next++ % 4];
 
-	return nvme_status_str(status, 0, b, sizeof(bufs[0]));
+	return nvme_status_str(status, fabrics, b, sizeof(bufs[0]));
+}
+
+const char *host_status_str(uint16_t status)
+{
+	return status_str(status, 0);
+}
+
+const char *host_fabrics_status_str(uint16_t status)
+{
+	return status_str(status, 1);
 }

@@ -174,5 +174,7 @@ int host_recv_r2t(struct host *h, uint16_t *cccid, uint16_t *ttag, uint32_t *r2t
 
 /* "SCT/SC (name)" for diagnostics (static buffer per call site: not thread-safe). */
 const char *host_status_str(uint16_t status);
+/* The same for a Fabrics command's status (SCT 1 codes are Connect's). */
+const char *host_fabrics_status_str(uint16_t status);
 
 #endif /* TESTS_NVMF_HOST_H */

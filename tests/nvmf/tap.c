@@ -13,6 +13,8 @@ static unsigned n_tests, n_failed;
 volatile pid_t tap_child;
 
 static void vline(const char *prefix, const char *suffix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void vline(const char *prefix, const char *suffix, const char *fmt, va_list ap)
 {
 	printf("%s", prefix);
 	vprintf(fmt, ap);

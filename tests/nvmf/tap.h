@@ -11,6 +11,14 @@
 
 /* One test point: "ok N - what" or "not ok N - what". Returns ok. */
 bool tap_ok(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The condition is evaluated before the message's arguments (a function
+ * call's arguments have no order): use this when the condition fills
+ * variables the message prints. */
+#define TAP_OK(cond, ...)                          \
+	({                                         \
+		bool tap_cond_ = (cond);           \
+		tap_ok(tap_cond_, __VA_ARGS__);    \
+	})
 void tap_skip(const char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The whole program skipped: "1..0 # SKIP why", exit 0. */

@@ -7,6 +7,9 @@
  * daemon/nvme/README.md, each answered by a C2HTermReq with the right
  * FES/FEI and a close, after which a fresh connection still works; hosts
  * that vanish mid-PDU or are killed mid-I/O.
+ *
+ * NVMF_TEST_PORT=P NVMF_TEST_ONLY=ddgst: only the bad data digest, on port
+ * P (tshark.sh's negative control).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -67,24 +70,24 @@ static void test_connect_refusals(void)
 	o.hostnqn = "nqn.2014-08.org.example:not-allowed";
 	if (host_tcp_connect(&h, &o) == 0 && host_ic(&h) == 0) {
 		h.icd_max = HOST_ADMIN_ICD;
-		tap_ok(host_fabrics_connect(&h, 0, 0, &st, &cdw0) == 0 &&
+		TAP_OK(host_fabrics_connect(&h, 0, 0, &st, &cdw0) == 0 &&
 			       nvme_status_sct(st) == NVME_SCT_COMMAND_SPECIFIC &&
 			       nvme_status_sc(st) == NVME_SC_CONNECT_INVALID_HOST,
 		       "unlisted host NQN on a closed subsystem: Connect Invalid Host (%s) %s",
-		       host_status_str(st), h.err);
+		       host_fabrics_status_str(st), h.err);
 	} else {
-		tap_ok(false, "unlisted host: connect/IC %s", h.err);
+		TAP_OK(false, "unlisted host: connect/IC %s", h.err);
 	}
 	host_close(&h);
 
 	o.hostnqn = NULL;	/* HOST_DEFAULT_HOSTNQN is listed */
 	if (host_tcp_connect(&h, &o) == 0 && host_ic(&h) == 0) {
 		h.icd_max = HOST_ADMIN_ICD;
-		tap_ok(host_fabrics_connect(&h, 0, 0, &st, NULL) == 0 && st == 0,
+		TAP_OK(host_fabrics_connect(&h, 0, 0, &st, NULL) == 0 && st == 0,
 		       "listed host NQN on the closed subsystem: accepted (%s) %s",
 		       host_status_str(st), h.err);
 	} else {
-		tap_ok(false, "listed host: connect/IC %s", h.err);
+		TAP_OK(false, "listed host: connect/IC %s", h.err);
 	}
 	host_close(&h);
 
@@ -92,15 +95,15 @@ static void test_connect_refusals(void)
 	if (host_tcp_connect(&h, &o) == 0 && host_ic(&h) == 0) {
 		h.icd_max = HOST_ADMIN_ICD;
 		cdw0 = 0;
-		tap_ok(host_fabrics_connect(&h, 0, 0, &st, &cdw0) == 0 &&
+		TAP_OK(host_fabrics_connect(&h, 0, 0, &st, &cdw0) == 0 &&
 			       nvme_status_sct(st) == NVME_SCT_COMMAND_SPECIFIC &&
 			       nvme_status_sc(st) == NVME_SC_CONNECT_INVALID_PARAMETERS &&
 			       ((cdw0 >> 16) & 0xff) == NVME_CONNECT_IATTR_DATA &&
 			       (cdw0 & 0xffff) == offsetof(struct nvme_connect_data, subnqn),
 		       "unknown subsystem NQN: Connect Invalid Parameters, IATTR 1 IPO 256 (%s, DW0 %#x)",
-		       host_status_str(st), cdw0);
+		       host_fabrics_status_str(st), cdw0);
 	} else {
-		tap_ok(false, "unknown subsystem: connect/IC %s", h.err);
+		TAP_OK(false, "unknown subsystem: connect/IC %s", h.err);
 	}
 	host_close(&h);
 
@@ -109,15 +112,15 @@ static void test_connect_refusals(void)
 	if (host_tcp_connect(&h, &o) == 0 && host_ic(&h) == 0) {
 		h.icd_max = 4096;
 		cdw0 = 0;
-		tap_ok(host_fabrics_connect(&h, 1, 0x7ff0, &st, &cdw0) == 0 &&
+		TAP_OK(host_fabrics_connect(&h, 1, 0x7ff0, &st, &cdw0) == 0 &&
 			       nvme_status_sct(st) == NVME_SCT_COMMAND_SPECIFIC &&
 			       nvme_status_sc(st) == NVME_SC_CONNECT_INVALID_PARAMETERS &&
 			       ((cdw0 >> 16) & 0xff) == NVME_CONNECT_IATTR_DATA &&
 			       (cdw0 & 0xffff) == offsetof(struct nvme_connect_data, cntlid),
 		       "I/O Connect to an unknown CNTLID: Invalid Parameters, IATTR 1 IPO 16 (%s, DW0 %#x)",
-		       host_status_str(st), cdw0);
+		       host_fabrics_status_str(st), cdw0);
 	} else {
-		tap_ok(false, "unknown CNTLID: connect/IC %s", h.err);
+		TAP_OK(false, "unknown CNTLID: connect/IC %s", h.err);
 	}
 	host_close(&h);
 
@@ -126,13 +129,13 @@ static void test_connect_refusals(void)
 		struct nvme_cqe cqe;
 		struct nvme_sqe sqe = { .opc = NVME_OPC_KEEP_ALIVE };
 		int rc = host_exec(&h, &sqe, NULL, 0, NULL, 0, &cqe);
-		tap_ok((rc == 0 && cqe.status != 0) || (rc != 0 && (h.term.received ||
+		TAP_OK((rc == 0 && cqe.status != 0) || (rc != 0 && (h.term.received ||
 								    host_wait_closed(&h, 100) == 0)),
 		       "a command before Connect is refused (%s) %s",
 		       rc == 0 ? host_status_str(cqe.status) : "connection ended", h.err);
 	}
 	host_close(&h);
-	tap_ok(fresh_connection_works(), "after the refusals, a fresh connection works");
+	TAP_OK(fresh_connection_works(), "after the refusals, a fresh connection works");
 }
 
 /* ---- data digest error ---------------------------------------------------------- */
@@ -149,19 +152,19 @@ static void test_bad_ddgst(void)
 	o.ddgst = true;
 	o.hdgst = true;
 	memset(w, 0xa5, len);
-	if (!tap_ok(host_open_session(&a, &io, &o) == 0 && io.ddgst,
+	if (!TAP_OK(host_open_session(&a, &io, &o) == 0 && io.ddgst,
 		    "data digests negotiated")) {
 		tap_diag("%s", a.err);
 		goto out;
 	}
 	io.corrupt_next_h2c_ddgst = true;
-	tap_ok(host_write(&io, NSID, 0, len / 512, w, len, &st) == 0 &&
+	TAP_OK(host_write(&io, NSID, 0, len / 512, w, len, &st) == 0 &&
 		       nvme_status_sct(st) == NVME_SCT_GENERIC &&
 		       nvme_status_sc(st) == NVME_SC_TRANSIENT_TRANSPORT_ERROR,
 	       "H2CData with a bad data digest: Transient Transport Error (%s) %s",
 	       host_status_str(st), io.err);
 	memset(w, 0x3c, len);
-	tap_ok(host_write(&io, NSID, 0, len / 512, w, len, &st) == 0 && st == 0 &&
+	TAP_OK(host_write(&io, NSID, 0, len / 512, w, len, &st) == 0 && st == 0 &&
 		       host_read(&io, NSID, 0, len / 512, r, len, &st) == 0 && st == 0 &&
 		       memcmp(w, r, len) == 0,
 	       "the same connection then writes and reads correctly (%s) %s", host_status_str(st),
@@ -192,7 +195,7 @@ static void test_keep_alive(void)
 	/* Keep-alives every 300 ms keep a 1 s KATO controller alive. */
 	base_opts(&o);
 	o.kato_ms = 1000;
-	if (!tap_ok(host_open_session(&a, &io, &o) == 0, "KATO 1000 ms: connected")) {
+	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "KATO 1000 ms: connected")) {
 		tap_diag("%s", a.err);
 		host_close(&a);
 		host_close(&io);
@@ -202,19 +205,19 @@ static void test_keep_alive(void)
 		usleep(300000);
 		ok = host_keep_alive(&a, NULL) == 0;
 	}
-	tap_ok(ok, "Keep Alive every 300 ms for 3 s: the controller stays %s", a.err);
+	TAP_OK(ok, "Keep Alive every 300 ms for 3 s: the controller stays %s", a.err);
 
 	/* Then silence: the target must end the association. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	bool closed = host_wait_closed(&a, 8000) == 0;
-	tap_ok(closed && elapsed_s(&t0) >= 0.9, "no Keep Alive: the admin queue is closed after %.1f s",
+	TAP_OK(closed && elapsed_s(&t0) >= 0.9, "no Keep Alive: the admin queue is closed after %.1f s",
 	       elapsed_s(&t0));
-	tap_ok(host_wait_closed(&io, 3000) == 0, "and its I/O queue too");
+	TAP_OK(host_wait_closed(&io, 3000) == 0, "and its I/O queue too");
 	host_close(&a);
 	host_close(&io);
 
 	/* I/O commands count as activity only with TBKAS; here none are sent. */
-	tap_ok(fresh_connection_works(), "after the expiry, a fresh connection works");
+	TAP_OK(fresh_connection_works(), "after the expiry, a fresh connection works");
 }
 
 /* ---- malformed PDUs ------------------------------------------------------------- */
@@ -228,8 +231,8 @@ struct bad_pdu {
 	uint8_t pdu[256];
 	size_t len;
 	size_t data_len;	/* extra zero bytes after pdu[] (e.g. oversized data) */
-	int fes;		/* -1: only the close is expected (no TermReq) */
-	int fei;		/* -1: any */
+	long long fes;		/* -1: only the close is expected (no TermReq) */
+	long long fei;		/* -1: any; else the 32-bit FEI */
 };
 
 static uint8_t *put_ch(uint8_t *p, uint8_t type, uint8_t flags, uint8_t hlen, uint8_t pdo,
@@ -269,7 +272,7 @@ static void run_bad_pdu(const struct bad_pdu *b)
 			rc = host_ic(&h);
 	}
 	if (rc != 0) {
-		tap_ok(false, "%s: setup failed: %s", b->what, h.err);
+		TAP_OK(false, "%s: setup failed: %s", b->what, h.err);
 		host_close(&h);
 		return;
 	}
@@ -282,21 +285,21 @@ static void run_bad_pdu(const struct bad_pdu *b)
 	}
 	rc = host_expect_term(&h, TERM_TIMEOUT_MS);
 	if (b->fes < 0) {
-		tap_ok(rc == 0 || (rc == 1 && host_wait_closed(&h, TERM_TIMEOUT_MS) == 0),
+		TAP_OK(rc == 0 || (rc == 1 && host_wait_closed(&h, TERM_TIMEOUT_MS) == 0),
 		       "%s: the target closes the connection %s", b->what, rc < 0 ? h.err : "");
 	} else if (rc == 1) {
 		bool fei_ok = b->fei < 0 || h.term.fei == (uint32_t)b->fei;
-		tap_ok(h.term.fes == b->fes && fei_ok,
-		       "%s: C2HTermReq FES %#x (%s) FEI %u (want FES %#x FEI %d)", b->what,
+		TAP_OK(h.term.fes == b->fes && fei_ok,
+		       "%s: C2HTermReq FES %#x (%s) FEI %u (want FES %#llx FEI %lld)", b->what,
 		       h.term.fes, nvme_tcp_fes_name(h.term.fes), h.term.fei, b->fes, b->fei);
-		tap_ok(host_wait_closed(&h, TERM_TIMEOUT_MS) == 0, "%s: then the connection closes",
+		TAP_OK(host_wait_closed(&h, TERM_TIMEOUT_MS) == 0, "%s: then the connection closes",
 		       b->what);
 	} else {
-		tap_ok(false, "%s: C2HTermReq FES %#x expected; got %s", b->what, b->fes,
+		TAP_OK(false, "%s: C2HTermReq FES %#llx expected; got %s", b->what, b->fes,
 		       rc == 0 ? "a close without TermReq" : h.err);
 	}
 	host_close(&h);
-	if (!tap_ok(fresh_connection_works(), "%s: a fresh connection works after it", b->what) &&
+	if (!TAP_OK(fresh_connection_works(), "%s: a fresh connection works after it", b->what) &&
 	    !tgtd_alive(&g_tgtd))
 		tap_bail("nvmf-tgtd died");
 }
@@ -362,7 +365,7 @@ static void test_malformed(void)
 	b->hdgst = true;
 	b->len = capsule(p, true);
 	p[72] ^= 0xff;
-	b->fei = (int)nvme_get_le32(p + 72);
+	b->fei = nvme_get_le32(p + 72);
 	p = NEW("CapsuleCmd DDGSTF without data", AFTER_IC, 1, 1);
 	b->len = capsule(p, false);
 	p[1] |= NVME_TCP_F_DDGST;
@@ -415,14 +418,14 @@ static void test_h2c_fault(enum h2c_fault f, const char *what, int fes, int fei)
 
 	base_opts(&o);
 	if (host_open_session(&a, &io, &o) != 0) {
-		tap_ok(false, "%s: setup: %s", what, a.err);
+		TAP_OK(false, "%s: setup: %s", what, a.err);
 		goto out;
 	}
 	io.icd_max = 0;	/* force R2T */
 	struct nvme_sqe sqe = { .opc = NVME_OPC_WRITE, .nsid = NSID, .cdw12 = len / 512 - 1 };
 	if (host_submit(&io, &sqe, buf, len, NULL, 0) < 0 ||
 	    host_recv_r2t(&io, &cccid, &ttag, &r2to, &r2tl) != 0) {
-		tap_ok(false, "%s: no R2T for a 64 KiB write: %s", what, io.err);
+		TAP_OK(false, "%s: no R2T for a 64 KiB write: %s", what, io.err);
 		goto out;
 	}
 	uint32_t first = r2tl < io.maxh2cdata ? r2tl : io.maxh2cdata;
@@ -478,15 +481,15 @@ static void test_h2c_fault(enum h2c_fault f, const char *what, int fes, int fei)
 		bool ok = fes == -2 ? (io.term.fes == NVME_TCP_FES_DATA_OUT_OF_RANGE ||
 				       io.term.fes == NVME_TCP_FES_DATA_LIMIT_EXCEEDED)
 				    : io.term.fes == fes && (fei < 0 || io.term.fei == (uint32_t)fei);
-		tap_ok(ok, "%s: C2HTermReq FES %#x (%s) FEI %u (want FES %#x FEI %d)", what,
+		TAP_OK(ok, "%s: C2HTermReq FES %#x (%s) FEI %u (want FES %#x FEI %d)", what,
 		       io.term.fes, nvme_tcp_fes_name(io.term.fes), io.term.fei, fes, fei);
-		tap_ok(host_wait_closed(&io, TERM_TIMEOUT_MS) == 0, "%s: then the connection closes",
+		TAP_OK(host_wait_closed(&io, TERM_TIMEOUT_MS) == 0, "%s: then the connection closes",
 		       what);
 	} else {
-		tap_ok(false, "%s: C2HTermReq expected; got %s", what,
+		TAP_OK(false, "%s: C2HTermReq expected; got %s", what,
 		       rc == 0 ? "a close without TermReq" : io.err);
 	}
-	tap_ok(fresh_connection_works(), "%s: a fresh connection works after it", what);
+	TAP_OK(fresh_connection_works(), "%s: a fresh connection works after it", what);
 out:
 	host_close(&io);
 	host_close(&a);
@@ -542,7 +545,7 @@ static void test_vanishing_hosts(void)
 	if (host_tcp_connect(&h, &o) == 0)
 		host_ic(&h);
 	host_close(&h);
-	tap_ok(fresh_connection_works(), "hosts gone mid-header, mid-data, after ICReq: a fresh connection works");
+	TAP_OK(fresh_connection_works(), "hosts gone mid-header, mid-data, after ICReq: a fresh connection works");
 
 	/* A process doing I/O killed with SIGKILL, twice. */
 	for (int round = 0; round < 2; round++) {
@@ -562,10 +565,10 @@ static void test_vanishing_hosts(void)
 		bool running = waitpid(pid, &st, WNOHANG) == 0;
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
-		tap_ok(running, "round %d: a host process was doing I/O when killed", round);
+		TAP_OK(running, "round %d: a host process was doing I/O when killed", round);
 	}
-	tap_ok(tgtd_alive(&g_tgtd), "nvmf-tgtd survives hosts killed mid-I/O");
-	tap_ok(fresh_connection_works(), "and serves a fresh connection");
+	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd survives hosts killed mid-I/O");
+	TAP_OK(fresh_connection_works(), "and serves a fresh connection");
 	{
 		struct host a, io;
 		uint8_t *w = malloc(128 * 1024), *r = malloc(128 * 1024);
@@ -574,7 +577,7 @@ static void test_vanishing_hosts(void)
 			  host_write(&io, NSID, 512, 256, w, 128 * 1024, NULL) == 0 &&
 			  host_read(&io, NSID, 512, 256, r, 128 * 1024, NULL) == 0 &&
 			  memcmp(w, r, 128 * 1024) == 0;
-		tap_ok(ok, "with correct 128 KiB I/O %s", ok ? "" : io.err);
+		TAP_OK(ok, "with correct 128 KiB I/O %s", ok ? "" : io.err);
 		host_close(&io);
 		host_close(&a);
 		free(w);
@@ -584,21 +587,28 @@ static void test_vanishing_hosts(void)
 
 int main(void)
 {
+	const char *port = getenv("NVMF_TEST_PORT");
+	const char *only = getenv("NVMF_TEST_ONLY");	/* "ddgst": the bad digest only (tshark.sh) */
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!tgtd_path())
 		tap_skip_all("daemon/nvmf-tgtd is not built (make daemon/nvmf-tgtd)");
 	tap_watchdog(400);
-	if (tgtd_start(&g_tgtd, 0) != 0)
+	if (tgtd_start(&g_tgtd, port ? (uint16_t)atoi(port) : 0) != 0)
 		tap_bail("nvmf-tgtd did not start with the generated config");
 	tap_diag("nvmf-tgtd pid %d on 127.0.0.1:%u", (int)g_tgtd.pid, g_tgtd.port);
 
-	test_connect_refusals();
-	test_bad_ddgst();
-	test_malformed();
-	test_h2c_faults();
-	test_vanishing_hosts();
-	test_keep_alive();
-	tap_ok(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
-	tap_ok(tgtd_stop(&g_tgtd) == 0, "nvmf-tgtd exits 0 on SIGTERM, no sanitizer report");
+	if (only && strcmp(only, "ddgst") == 0) {
+		test_bad_ddgst();
+	} else {
+		test_connect_refusals();
+		test_bad_ddgst();
+		test_malformed();
+		test_h2c_faults();
+		test_vanishing_hosts();
+		test_keep_alive();
+	}
+	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
+	TAP_OK(tgtd_stop(&g_tgtd) == 0, "nvmf-tgtd exits 0 on SIGTERM, no sanitizer report");
 	return tap_done();
 }

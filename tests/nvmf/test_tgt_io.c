@@ -57,72 +57,79 @@ static void test_admin(void)
 
 	base_opts(&o);
 	o.kato_ms = 30000;
-	if (!tap_ok(host_open_admin(&a, &o) == 0, "admin Connect to %s", TGTD_NQN_OPEN)) {
+	if (!TAP_OK(host_open_admin(&a, &o) == 0, "admin Connect to %s", TGTD_NQN_OPEN)) {
 		tap_diag("%s", a.err);
 		goto out;
 	}
-	tap_ok(a.cntlid != 0 && a.cntlid < 0xfff0, "Connect returns a CNTLID (%#x)", a.cntlid);
-	tap_ok(host_prop_get(&a, NVME_PROP_CAP, true, &cap, NULL) == 0 && (cap & 0xffff) >= 1 &&
+	TAP_OK(a.cntlid != 0 && a.cntlid < 0xfff0, "Connect returns a CNTLID (%#x)", a.cntlid);
+	TAP_OK(host_prop_get(&a, NVME_PROP_CAP, true, &cap, NULL) == 0 && (cap & 0xffff) >= 1 &&
 		       ((cap >> 37) & 1),
 	       "Property Get CAP: MQES %u, CSS NVM (cap %#llx) %s", (unsigned)(cap & 0xffff),
 	       (unsigned long long)cap, a.err);
-	tap_ok(host_prop_get(&a, NVME_PROP_VS, false, &vs, NULL) == 0 && vs >= NVME_VS(1, 3, 0),
+	TAP_OK(host_prop_get(&a, NVME_PROP_VS, false, &vs, NULL) == 0 && vs >= NVME_VS(1, 3, 0),
 	       "Property Get VS %#llx >= 1.3", (unsigned long long)vs);
-	tap_ok(host_prop_get(&a, NVME_PROP_CC, false, &cc, NULL) == 0 && !(cc & NVME_CC_EN),
+	TAP_OK(host_prop_get(&a, NVME_PROP_CC, false, &cc, NULL) == 0 && !(cc & NVME_CC_EN),
 	       "CC.EN is 0 after Connect");
-	if (!tap_ok(host_enable(&a) == 0, "CC.EN = 1 sets CSTS.RDY")) {
+	if (!TAP_OK(host_enable(&a) == 0, "CC.EN = 1 sets CSTS.RDY")) {
 		tap_diag("%s", a.err);
 		goto out;
 	}
-	if (tap_ok(host_identify(&a, NVME_CNS_CTRLR, 0, id, NULL) == 0, "Identify Controller")) {
-		tap_ok(id->cntlid == a.cntlid, "Identify CNTLID %#x = Connect's", id->cntlid);
-		tap_ok(strncmp(id->subnqn, TGTD_NQN_OPEN, sizeof(id->subnqn)) == 0,
+	if (TAP_OK(host_identify(&a, NVME_CNS_CTRLR, 0, id, NULL) == 0, "Identify Controller")) {
+		TAP_OK(id->cntlid == a.cntlid, "Identify CNTLID %#x = Connect's", id->cntlid);
+		TAP_OK(strncmp(id->subnqn, TGTD_NQN_OPEN, sizeof(id->subnqn)) == 0,
 		       "Identify SUBNQN is %s", TGTD_NQN_OPEN);
-		tap_ok(strncmp(id->sn, "SPDK00000000000001", 18) == 0, "serial number from the config");
-		tap_ok(id->cntrltype == NVME_CNTRLTYPE_IO, "CNTRLTYPE I/O controller");
-		tap_ok(id->sqes == 0x66 && id->cqes == 0x44, "SQES %#x CQES %#x", id->sqes, id->cqes);
-		tap_ok(id->nn >= 1, "NN %u", id->nn);
-		tap_ok(id->ioccsz >= 4 && id->iorcsz >= 1, "IOCCSZ %u IORCSZ %u (16-byte units)",
+		TAP_OK(strncmp(id->sn, "SPDK00000000000001", 18) == 0, "serial number from the config");
+		TAP_OK(id->cntrltype == NVME_CNTRLTYPE_IO, "CNTRLTYPE I/O controller");
+		TAP_OK(id->sqes == 0x66 && id->cqes == 0x44, "SQES %#x CQES %#x", id->sqes, id->cqes);
+		TAP_OK(id->nn >= 1, "NN %u", id->nn);
+		TAP_OK(id->ioccsz >= 4 && id->iorcsz >= 1, "IOCCSZ %u IORCSZ %u (16-byte units)",
 		       id->ioccsz, id->iorcsz);
-		tap_ok(id->sgls & 1, "SGL supported (SGLS %#x)", id->sgls);
-		tap_ok(id->ver == vs, "Identify VER = VS property");
-		tap_ok(id->kas != 0, "KAS %u (keep-alive granularity)", id->kas);
-		tap_ok(id->maxcmd >= 1, "MAXCMD %u, MDTS %u", id->maxcmd, id->mdts);
-		tap_ok(id->oncs & (1u << 0), "ONCS %#x has Compare", id->oncs);
+		TAP_OK(id->sgls & 1, "SGL supported (SGLS %#x)", id->sgls);
+		TAP_OK(id->ver == vs, "Identify VER = VS property");
+		TAP_OK(id->kas != 0, "KAS %u (keep-alive granularity)", id->kas);
+		TAP_OK(id->maxcmd >= 1, "MAXCMD %u, MDTS %u", id->maxcmd, id->mdts);
+		TAP_OK(id->oncs & (1u << 0), "ONCS %#x has Compare", id->oncs);
 	}
-	if (tap_ok(host_identify(&a, NVME_CNS_NS, NSID, ns, NULL) == 0, "Identify Namespace 1")) {
+	if (TAP_OK(host_identify(&a, NVME_CNS_NS, NSID, ns, NULL) == 0, "Identify Namespace 1")) {
 		unsigned fmt = ns->flbas & 0xf;
-		tap_ok(ns->nsze == TGTD_NS_BLOCKS && ns->ncap == TGTD_NS_BLOCKS,
+		TAP_OK(ns->nsze == TGTD_NS_BLOCKS && ns->ncap == TGTD_NS_BLOCKS,
 		       "NSZE %llu = the malloc bdev's blocks", (unsigned long long)ns->nsze);
-		tap_ok(fmt <= ns->nlbaf && ns->lbaf[fmt].lbads == 9, "LBA format %u: 512-byte blocks",
+		TAP_OK(fmt <= ns->nlbaf && ns->lbaf[fmt].lbads == 9, "LBA format %u: 512-byte blocks",
 		       fmt);
 	}
-	if (tap_ok(host_identify(&a, NVME_CNS_ACTIVE_NS_LIST, 0, buf, NULL) == 0,
+	if (TAP_OK(host_identify(&a, NVME_CNS_ACTIVE_NS_LIST, 0, buf, NULL) == 0,
 		   "Identify active namespace list"))
-		tap_ok(nvme_get_le32(buf) == 1 && nvme_get_le32(buf + 4) == 0, "the list is {1}");
-	tap_ok(host_identify(&a, NVME_CNS_NS, 5, ns, &st) == 0 && st != 0,
-	       "Identify an inactive NSID fails (%s)", host_status_str(st));
-	tap_ok(host_get_log(&a, NVME_LOG_SMART, 0xffffffffu, buf, 512, NULL) == 0,
+		TAP_OK(nvme_get_le32(buf) == 1 && nvme_get_le32(buf + 4) == 0, "the list is {1}");
+	/* Base 2.0 §5.17.2.1: an inactive NSID up to NN gives zeroes; above NN is invalid. */
+	memset(ns, 0xff, sizeof(*ns));
+	TAP_OK(host_identify(&a, NVME_CNS_NS, 5, ns, &st) == 0 && st == 0 && ns->nsze == 0 &&
+		       ns->ncap == 0,
+	       "Identify an inactive NSID: success, zero-filled (%s)", host_status_str(st));
+	TAP_OK(host_identify(&a, NVME_CNS_NS, 0xfffffff0u, ns, &st) == 0 &&
+		       nvme_status_sct(st) == NVME_SCT_GENERIC &&
+		       nvme_status_sc(st) == NVME_SC_INVALID_NAMESPACE_OR_FORMAT,
+	       "Identify an NSID above NN: Invalid Namespace or Format (%s)", host_status_str(st));
+	TAP_OK(host_get_log(&a, NVME_LOG_SMART, 0xffffffffu, buf, 512, NULL) == 0,
 	       "Get Log Page SMART %s", a.err);
-	tap_ok(host_get_log(&a, NVME_LOG_ERROR, 0, buf, 64, NULL) == 0, "Get Log Page Error %s",
+	TAP_OK(host_get_log(&a, NVME_LOG_ERROR, 0, buf, 64, NULL) == 0, "Get Log Page Error %s",
 	       a.err);
-	tap_ok(host_get_log(&a, 0xbe, 0, buf, 512, &st) == 0 &&
+	TAP_OK(host_get_log(&a, 0xbe, 0, buf, 512, &st) == 0 &&
 		       nvme_status_sct(st) == NVME_SCT_COMMAND_SPECIFIC &&
 		       nvme_status_sc(st) == NVME_SC_INVALID_LOG_PAGE,
 	       "unknown log page: Invalid Log Page (%s)", host_status_str(st));
 	cdw0 = 0;
-	tap_ok(host_set_features(&a, NVME_FEAT_NUMBER_OF_QUEUES, (3u << 16) | 3u, &cdw0, NULL) == 0 &&
+	TAP_OK(host_set_features(&a, NVME_FEAT_NUMBER_OF_QUEUES, (3u << 16) | 3u, &cdw0, NULL) == 0 &&
 		       (cdw0 & 0xffff) >= 1 && (cdw0 >> 16) >= 1,
 	       "Set Features Number of Queues grants %u/%u", (cdw0 & 0xffff) + 1, (cdw0 >> 16) + 1);
 	cdw0 = 0;
-	tap_ok(host_get_features(&a, NVME_FEAT_KEEP_ALIVE_TIMER, 0, &cdw0, NULL) == 0 &&
+	TAP_OK(host_get_features(&a, NVME_FEAT_KEEP_ALIVE_TIMER, 0, &cdw0, NULL) == 0 &&
 		       cdw0 >= 30000 && cdw0 < 30000 + 10000,
 	       "Get Features Keep Alive Timer %u ms (Connect asked 30000)", cdw0);
-	tap_ok(host_keep_alive(&a, NULL) == 0, "Keep Alive %s", a.err);
+	TAP_OK(host_keep_alive(&a, NULL) == 0, "Keep Alive %s", a.err);
 	{
 		struct nvme_sqe sqe = { .opc = 0xc1 };	/* vendor specific, not implemented */
 		struct nvme_cqe cqe;
-		tap_ok(host_exec(&a, &sqe, NULL, 0, NULL, 0, &cqe) == 0 &&
+		TAP_OK(host_exec(&a, &sqe, NULL, 0, NULL, 0, &cqe) == 0 &&
 			       nvme_status_sc(cqe.status) == NVME_SC_INVALID_OPCODE &&
 			       nvme_status_sct(cqe.status) == NVME_SCT_GENERIC,
 		       "unknown admin opcode: Invalid Command Opcode (%s)",
@@ -145,10 +152,10 @@ static bool write_read(struct host *io, uint64_t slba, uint32_t len, unsigned se
 
 	fill(w, len, seed);
 	memset(r, 0, len);
-	ok = tap_ok(host_write(io, NSID, slba, len / BS, w, len, &st) == 0 && st == 0,
+	ok = TAP_OK(host_write(io, NSID, slba, len / BS, w, len, &st) == 0 && st == 0,
 		    "%s: Write %u bytes (%s) %s", what, len, host_status_str(st), io->err);
 	st = 0xffff;
-	ok = tap_ok(host_read(io, NSID, slba, len / BS, r, len, &st) == 0 && st == 0 &&
+	ok = TAP_OK(host_read(io, NSID, slba, len / BS, r, len, &st) == 0 && st == 0 &&
 			    memcmp(w, r, len) == 0,
 		    "%s: Read %u bytes back, same data (%s) %s", what, len, host_status_str(st),
 		    io->err) && ok;
@@ -165,7 +172,7 @@ static void test_io_paths(void)
 	uint16_t st = 0;
 
 	base_opts(&o);
-	if (!tap_ok(host_open_session(&a, &io, &o) == 0, "admin + I/O queue 1 connected")) {
+	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "admin + I/O queue 1 connected")) {
 		tap_diag("%s", a.err);
 		host_close(&a);
 		host_close(&io);
@@ -176,24 +183,26 @@ static void test_io_paths(void)
 	if (io.icd_max >= 4096) {
 		before = io.r2ts_seen;
 		write_read(&io, 0, 4096, 1, "in-capsule");
-		tap_ok(io.r2ts_seen == before, "4 KiB write went in capsule (no R2T)");
+		TAP_OK(io.r2ts_seen == before, "4 KiB write went in capsule (no R2T)");
 	} else {
 		tap_skip("IOCCSZ below 4 KiB + SQE", "4 KiB in-capsule write");
 	}
 	before = io.r2ts_seen;
 	uint32_t h2c_before = io.h2c_pdus_sent, c2h_before = io.c2h_pdus_seen;
 	write_read(&io, 1024, 128 * 1024, 2, "R2T");
-	tap_ok(io.r2ts_seen > before, "128 KiB write solicited by %u R2T(s)", io.r2ts_seen - before);
-	tap_ok(io.h2c_pdus_sent - h2c_before >= (128 * 1024 + io.maxh2cdata - 1) / io.maxh2cdata,
+	TAP_OK(io.r2ts_seen > before, "128 KiB write solicited by %u R2T(s)", io.r2ts_seen - before);
+	TAP_OK(io.h2c_pdus_sent - h2c_before >= (128 * 1024 + io.maxh2cdata - 1) / io.maxh2cdata,
 	       "%u H2CData PDUs for 128 KiB (MAXH2CDATA %u)", io.h2c_pdus_sent - h2c_before,
 	       io.maxh2cdata);
-	tap_diag("128 KiB read came in %u C2HData PDU(s)", io.c2h_pdus_seen - c2h_before);
+	TAP_OK(io.c2h_pdus_seen - c2h_before >= 128 * 1024 / TGTD_IO_UNIT,
+	       "128 KiB read came in %u C2HData PDUs (io_unit_size %u)",
+	       io.c2h_pdus_seen - c2h_before, TGTD_IO_UNIT);
 
 	/* H2CData split below MAXH2CDATA: the target must reassemble in order. */
 	io.h2c_chunk = 4096;
 	h2c_before = io.h2c_pdus_sent;
 	write_read(&io, 4096, 64 * 1024, 3, "H2CData in 4 KiB PDUs");
-	tap_ok(io.h2c_pdus_sent - h2c_before == 16, "16 H2CData PDUs sent for 64 KiB");
+	TAP_OK(io.h2c_pdus_sent - h2c_before == 16, "16 H2CData PDUs sent for 64 KiB");
 	io.h2c_chunk = 0;
 
 	/* Many outstanding at once. */
@@ -213,9 +222,9 @@ static void test_io_paths(void)
 			struct nvme_cqe cqe;
 			ok = host_wait(&io, (uint16_t)cids[i], &cqe) == 0 && cqe.status == 0;
 		}
-		tap_ok(ok, "16 writes of 8 KiB in flight together %s", io.err);
+		TAP_OK(ok, "16 writes of 8 KiB in flight together %s", io.err);
 		uint8_t *r = malloc(N * 8192);
-		tap_ok(host_read(&io, NSID, 8192, N * 16, r, N * 8192, NULL) == 0 &&
+		TAP_OK(host_read(&io, NSID, 8192, N * 16, r, N * 8192, NULL) == 0 &&
 			       memcmp(r, bufs, N * 8192) == 0,
 		       "read back 128 KiB of them at once %s", io.err);
 		free(r);
@@ -229,25 +238,25 @@ static void test_io_paths(void)
 		fill(w, 4096, 5);
 		fill(x, 4096, 6);
 		host_write(&io, NSID, 100, 8, w, 4096, NULL);
-		tap_ok(host_compare(&io, NSID, 100, 8, w, 4096, &st) == 0 && st == 0,
+		TAP_OK(host_compare(&io, NSID, 100, 8, w, 4096, &st) == 0 && st == 0,
 		       "Compare equal data: success (%s)", host_status_str(st));
-		tap_ok(host_compare(&io, NSID, 100, 8, x, 4096, &st) == 0 &&
+		TAP_OK(host_compare(&io, NSID, 100, 8, x, 4096, &st) == 0 &&
 			       nvme_status_sct(st) == NVME_SCT_MEDIA_ERROR &&
 			       nvme_status_sc(st) == NVME_SC_COMPARE_FAILURE,
 		       "Compare different data: Compare Failure (%s)", host_status_str(st));
-		tap_ok(host_compare_and_write(&io, NSID, 100, 8, w, x, 4096, &cs, &ws) == 0 &&
+		TAP_OK(host_compare_and_write(&io, NSID, 100, 8, w, x, 4096, &cs, &ws) == 0 &&
 			       cs == 0 && ws == 0,
 		       "fused Compare-and-Write, equal: both succeed (%s, %s) %s",
 		       host_status_str(cs), host_status_str(ws), io.err);
-		tap_ok(host_read(&io, NSID, 100, 8, r, 4096, NULL) == 0 && memcmp(r, x, 4096) == 0,
+		TAP_OK(host_read(&io, NSID, 100, 8, r, 4096, NULL) == 0 && memcmp(r, x, 4096) == 0,
 		       "the fused write landed");
-		tap_ok(host_compare_and_write(&io, NSID, 100, 8, w, w, 4096, &cs, &ws) == 0 &&
+		TAP_OK(host_compare_and_write(&io, NSID, 100, 8, w, w, 4096, &cs, &ws) == 0 &&
 			       nvme_status_sc(cs) == NVME_SC_COMPARE_FAILURE &&
 			       nvme_status_sct(ws) == NVME_SCT_GENERIC &&
 			       nvme_status_sc(ws) == NVME_SC_ABORTED_FAILED_FUSED,
 		       "fused Compare-and-Write, different: Compare Failure + Aborted Failed Fused (%s, %s)",
 		       host_status_str(cs), host_status_str(ws));
-		tap_ok(host_read(&io, NSID, 100, 8, r, 4096, NULL) == 0 && memcmp(r, x, 4096) == 0,
+		TAP_OK(host_read(&io, NSID, 100, 8, r, 4096, NULL) == 0 && memcmp(r, x, 4096) == 0,
 		       "the aborted fused write changed nothing");
 		free(w);
 		free(x);
@@ -259,18 +268,18 @@ static void test_io_paths(void)
 		uint8_t *w = malloc(8192), *r = malloc(8192), *z = calloc(1, 8192);
 		fill(w, 8192, 7);
 		host_write(&io, NSID, 200, 16, w, 8192, NULL);
-		tap_ok(host_write_zeroes(&io, NSID, 200, 16, &st) == 0 && st == 0,
+		TAP_OK(host_write_zeroes(&io, NSID, 200, 16, &st) == 0 && st == 0,
 		       "Write Zeroes (%s)", host_status_str(st));
-		tap_ok(host_read(&io, NSID, 200, 16, r, 8192, NULL) == 0 && memcmp(r, z, 8192) == 0,
+		TAP_OK(host_read(&io, NSID, 200, 16, r, 8192, NULL) == 0 && memcmp(r, z, 8192) == 0,
 		       "the blocks read back as zeroes");
-		tap_ok(host_dsm_deallocate(&io, NSID, 200, 16, &st) == 0 && st == 0,
+		TAP_OK(host_dsm_deallocate(&io, NSID, 200, 16, &st) == 0 && st == 0,
 		       "Dataset Management deallocate (%s)", host_status_str(st));
-		tap_ok(host_flush(&io, NSID, &st) == 0 && st == 0, "Flush (%s)", host_status_str(st));
-		tap_ok(host_read(&io, NSID, TGTD_NS_BLOCKS - 4, 8, r, 4096, &st) == 0 &&
+		TAP_OK(host_flush(&io, NSID, &st) == 0 && st == 0, "Flush (%s)", host_status_str(st));
+		TAP_OK(host_read(&io, NSID, TGTD_NS_BLOCKS - 4, 8, r, 4096, &st) == 0 &&
 			       nvme_status_sct(st) == NVME_SCT_GENERIC &&
 			       nvme_status_sc(st) == NVME_SC_LBA_OUT_OF_RANGE,
 		       "Read past the end: LBA Out of Range (%s)", host_status_str(st));
-		tap_ok(host_read(&io, 7, 0, 8, r, 4096, &st) == 0 && st != 0 &&
+		TAP_OK(host_read(&io, 7, 0, 8, r, 4096, &st) == 0 && st != 0 &&
 			       nvme_status_sc(st) == NVME_SC_INVALID_NAMESPACE_OR_FORMAT,
 		       "Read of an inactive NSID: Invalid Namespace or Format (%s)",
 		       host_status_str(st));
@@ -294,13 +303,13 @@ static void test_digests(bool hdgst, bool ddgst, uint8_t hpda)
 	o.ddgst = ddgst;
 	o.hpda = hpda;
 	snprintf(what, sizeof(what), "hdgst %d ddgst %d hpda %u", hdgst, ddgst, hpda);
-	if (!tap_ok(host_open_session(&a, &io, &o) == 0, "%s: connected", what)) {
+	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "%s: connected", what)) {
 		tap_diag("%s", a.err);
 		host_close(&a);
 		host_close(&io);
 		return;
 	}
-	tap_ok(io.hdgst == hdgst && io.ddgst == ddgst, "%s: ICResp enables what was asked (%d %d)",
+	TAP_OK(io.hdgst == hdgst && io.ddgst == ddgst, "%s: ICResp enables what was asked (%d %d)",
 	       what, io.hdgst, io.ddgst);
 	if (io.icd_max >= 4096)
 		write_read(&io, 300, 4096, 8, what);
@@ -320,7 +329,7 @@ static void test_c2h_success(void)
 
 	base_opts(&o);
 	o.sq_fc_disabled = true;
-	if (!tap_ok(host_open_session(&a, &io, &o) == 0, "SQ flow control disabled: connected")) {
+	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "SQ flow control disabled: connected")) {
 		tap_diag("%s", a.err);
 	} else {
 		struct nvme_sqe sqe = { .opc = NVME_OPC_READ, .nsid = NSID, .cdw12 = 15 };
@@ -328,13 +337,13 @@ static void test_c2h_success(void)
 		cid = host_submit(&io, &sqe, NULL, 0, buf, 8192);
 		bool ok = cid >= 0 && host_wait(&io, (uint16_t)cid, &cqe) == 0 && cqe.status == 0;
 		const struct host_cmd *c = ok ? host_last(&io, (uint16_t)cid) : NULL;
-		tap_ok(ok && c && c->success_flag,
+		TAP_OK(ok && c && c->success_flag,
 		       "read completed by the C2HData SUCCESS flag, no CapsuleResp %s", io.err);
 		/* A CapsuleResp still follows an error. */
 		struct nvme_sqe bad = { .opc = NVME_OPC_READ, .nsid = NSID,
 					.cdw10 = TGTD_NS_BLOCKS, .cdw12 = 15 };
 		cid = host_submit(&io, &bad, NULL, 0, buf, 8192);
-		tap_ok(cid >= 0 && host_wait(&io, (uint16_t)cid, &cqe) == 0 &&
+		TAP_OK(cid >= 0 && host_wait(&io, (uint16_t)cid, &cqe) == 0 &&
 			       nvme_status_sc(cqe.status) == NVME_SC_LBA_OUT_OF_RANGE,
 		       "a failed read still gets a CapsuleResp (%s)", host_status_str(cqe.status));
 	}
@@ -366,7 +375,7 @@ int main(void)
 		test_digests(true, true, 3);
 		test_c2h_success();
 	}
-	tap_ok(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
-	tap_ok(tgtd_stop(&g_tgtd) == 0, "nvmf-tgtd exits 0 on SIGTERM, no sanitizer report");
+	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
+	TAP_OK(tgtd_stop(&g_tgtd) == 0, "nvmf-tgtd exits 0 on SIGTERM, no sanitizer report");
 	return tap_done();
 }

@@ -76,7 +76,7 @@ static int write_config(const struct tgtd *t)
 		"  {\"method\": \"bdev_malloc_create\", \"params\": {\"name\": \"Malloc1\", \"num_blocks\": %d, \"block_size\": %d}}\n"
 		" ]},\n"
 		" {\"subsystem\": \"nvmf\", \"config\": [\n"
-		"  {\"method\": \"nvmf_create_transport\", \"params\": {\"trtype\": \"TCP\"}},\n"
+		"  {\"method\": \"nvmf_create_transport\", \"params\": {\"trtype\": \"TCP\", \"io_unit_size\": %d}},\n"
 		"  {\"method\": \"nvmf_create_subsystem\", \"params\": {\"nqn\": \"%s\", \"allow_any_host\": true, \"serial_number\": \"SPDK00000000000001\", \"model_number\": \"libreactor test\"}},\n"
 		"  {\"method\": \"nvmf_subsystem_add_ns\", \"params\": {\"nqn\": \"%s\", \"namespace\": {\"bdev_name\": \"Malloc0\", \"nsid\": 1}}},\n"
 		"  {\"method\": \"nvmf_subsystem_add_listener\", \"params\": {\"nqn\": \"%s\", \"listen_address\": {\"trtype\": \"TCP\", \"adrfam\": \"IPv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"%u\"}}},\n"
@@ -86,7 +86,7 @@ static int write_config(const struct tgtd *t)
 		"  {\"method\": \"nvmf_subsystem_add_listener\", \"params\": {\"nqn\": \"%s\", \"listen_address\": {\"trtype\": \"TCP\", \"adrfam\": \"IPv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"%u\"}}}\n"
 		" ]}\n"
 		"]}\n",
-		TGTD_NS_BLOCKS, TGTD_BLOCK_SIZE, TGTD_NS_BLOCKS, TGTD_BLOCK_SIZE,
+		TGTD_NS_BLOCKS, TGTD_BLOCK_SIZE, TGTD_NS_BLOCKS, TGTD_BLOCK_SIZE, TGTD_IO_UNIT,
 		TGTD_NQN_OPEN, TGTD_NQN_OPEN, TGTD_NQN_OPEN, t->port,
 		TGTD_NQN_CLOSED, TGTD_NQN_CLOSED, TGTD_NQN_CLOSED, HOST_DEFAULT_HOSTNQN,
 		TGTD_NQN_CLOSED, t->port);

@@ -17,6 +17,8 @@
 #define TGTD_NQN_CLOSED "nqn.2016-06.io.spdk:cnode2"	/* only HOST_DEFAULT_HOSTNQN */
 #define TGTD_NS_BLOCKS 65536	/* 32 MiB of 512-byte blocks per namespace */
 #define TGTD_BLOCK_SIZE 512
+/* The transport's io_unit_size: a 128 KiB read comes back in 8 C2HData PDUs. */
+#define TGTD_IO_UNIT 16384
 
 struct tgtd {
 	pid_t pid;

@@ -5,11 +5,14 @@
 # of tests/nvmf/test_tgt_io's data paths (in-capsule and R2T writes, reads,
 # with and without header/data digests) on loopback with dumpcap, then
 # dissect it with tshark's nvme-tcp dissector, digests checked. Every PDU
-# type of those paths must appear, with no malformed packet and no expert
-# error. TAP; SKIP when tshark is missing or cannot capture here.
+# type of those paths must appear, with no malformed packet, no expert
+# error and no bad digest; a second capture with one deliberately bad data
+# digest shows the check can fail. TAP; SKIP when tshark is missing or
+# cannot capture here.
 set -u
 top_builddir=${top_builddir:-.}
 HOSTPROG=$top_builddir/tests/nvmf/test_tgt_io
+ERRPROG=$top_builddir/tests/nvmf/test_tgt_errors
 T=${NVMF_TSHARK_TIMEOUT:-120}
 
 n=0
@@ -20,7 +23,9 @@ diag() { echo "# $*"; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 
 [ -x "$top_builddir/daemon/nvmf-tgtd" ] || skip_all "daemon/nvmf-tgtd is not built (make daemon/nvmf-tgtd)"
-[ -x "$HOSTPROG" ] || skip_all "$HOSTPROG is not built"
+for _p in "$HOSTPROG" "$ERRPROG"; do
+	[ -x "$_p" ] || skip_all "$_p is not built"
+done
 command -v tshark >/dev/null 2>&1 || skip_all "tshark is not installed (tests/deps.sh)"
 command -v dumpcap >/dev/null 2>&1 || skip_all "dumpcap is not installed (tshark package)"
 command -v perl >/dev/null 2>&1 || skip_all "perl is needed to pick a free port"
@@ -34,43 +39,60 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-port=$(perl -MIO::Socket::INET -e '
-	my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0) or exit 1;
-	print $s->sockport') || skip_all "cannot find a free port"
-cap=$tmp/run.pcapng
+free_port() {
+	perl -MIO::Socket::INET -e '
+		my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0) or exit 1;
+		print $s->sockport'
+}
 
-# Can we capture at all (root or CAP_NET_RAW)? dumpcap says "File: ..." once running.
-dumpcap -q -i lo -f "tcp port $port" -w "$cap" >"$tmp/dumpcap.log" 2>&1 &
-cap_pid=$!
-i=0
-while ! grep -q "^File:" "$tmp/dumpcap.log" 2>/dev/null; do
-	if ! kill -0 "$cap_pid" 2>/dev/null; then
-		cap_pid=""
-		skip_all "dumpcap cannot capture on lo: $(head -n 1 "$tmp/dumpcap.log")"
+# capture NAME PROGRAM ONLY: run PROGRAM with NVMF_TEST_ONLY=ONLY on a free
+# port while dumpcap records it in $tmp/NAME.pcapng; sets $cap, $port, $rc.
+capture() {
+	port=$(free_port) || skip_all "cannot find a free port"
+	cap=$tmp/$1.pcapng
+	# Can we capture at all (root or CAP_NET_RAW)? dumpcap says "File: ..." once running.
+	dumpcap -q -i lo -f "tcp port $port" -w "$cap" >"$tmp/$1.dumpcap" 2>&1 &
+	cap_pid=$!
+	_i=0
+	while ! grep -q "^File:" "$tmp/$1.dumpcap" 2>/dev/null; do
+		if ! kill -0 "$cap_pid" 2>/dev/null; then
+			cap_pid=""
+			skip_all "dumpcap cannot capture on lo: $(head -n 1 "$tmp/$1.dumpcap")"
+		fi
+		_i=$((_i + 1))
+		[ "$_i" -gt 200 ] && skip_all "dumpcap did not start capturing within 10 s"
+		sleep 0.05
+	done
+	NVMF_TEST_PORT=$port NVMF_TEST_ONLY=$3 timeout "$T" "$2" >"$tmp/$1.tap" 2>&1
+	rc=$?
+	sleep 0.5
+	kill -INT "$cap_pid" 2>/dev/null
+	wait "$cap_pid" 2>/dev/null
+	cap_pid=""
+	if [ "$rc" -eq 0 ] && ! grep -q "^not ok" "$tmp/$1.tap"; then
+		ok "$1: host run on port $port passed ($(grep -c '^ok' "$tmp/$1.tap") points)"
+	else
+		not_ok "$1: host run on port $port (exit $rc)"
+		grep -E "^(not ok|Bail|#)" "$tmp/$1.tap" | head -n 30 | sed 's/^/#   /'
 	fi
-	i=$((i + 1))
-	[ "$i" -gt 200 ] && skip_all "dumpcap did not start capturing within 10 s"
-	sleep 0.05
-done
-
-NVMF_TEST_PORT=$port NVMF_TEST_ONLY=io timeout "$T" "$HOSTPROG" >"$tmp/host.tap" 2>&1
-rc=$?
-sleep 0.5
-kill -INT "$cap_pid" 2>/dev/null
-wait "$cap_pid" 2>/dev/null
-cap_pid=""
-if [ "$rc" -eq 0 ] && ! grep -q "^not ok" "$tmp/host.tap"; then
-	ok "host run of the data paths on port $port passed ($(grep -c '^ok' "$tmp/host.tap") points)"
-else
-	not_ok "host run of the data paths on port $port (exit $rc)"
-	grep -E "^(not ok|Bail|#)" "$tmp/host.tap" | head -n 30 | sed 's/^/#   /'
-fi
+}
 
 dissect() {
 	tshark -n -r "$cap" -d "tcp.port==$port,nvme-tcp" \
 		-o nvme-tcp.check_hdgst:TRUE -o nvme-tcp.check_ddgst:TRUE "$@" 2>>"$tmp/tshark.err"
 }
+# Frames with an expert error (PI_ERROR = 0x00800000).
+expert_errors() {
+	dissect -Y "_ws.expert.severity >= 0x00800000" -T fields -e frame.number | wc -l
+}
+# Frames with a digest the dissector finds Bad (0) or Illegal (4): it
+# reports those in a status field, not as expert info.
+bad_digests() {
+	dissect -Y "nvme-tcp.hdgst.status == 0 || nvme-tcp.hdgst.status == 4 ||
+		nvme-tcp.ddgst.status == 0 || nvme-tcp.ddgst.status == 4" -T fields -e frame.number | wc -l
+}
 
+capture io "$HOSTPROG" io
 dissect -T fields -e nvme-tcp.type >"$tmp/types" || true
 # One line per frame, several PDUs in a frame separated by commas.
 tr ',' '\n' <"$tmp/types" | grep -v '^$' | sort | uniq -c >"$tmp/counts"
@@ -98,16 +120,32 @@ else
 	not_ok "$c malformed packet(s)"
 	dissect -Y "_ws.malformed" | head -n 10 | sed 's/^/#   /'
 fi
-# Expert errors (PI_ERROR = 0x00800000): bad digests, bad lengths.
-dissect -q -z expert,error >"$tmp/expert" || true
-errs=$(dissect -Y "_ws.expert.severity >= 0x00800000" -T fields -e frame.number | wc -l)
+errs=$(expert_errors)
 if [ "$errs" -eq 0 ]; then
-	ok "no expert error (digests check out)"
+	ok "no expert error"
 else
 	not_ok "$errs frame(s) with expert errors"
-	head -n 30 "$tmp/expert" | sed 's/^/#   /'
+	dissect -q -z expert,error | head -n 30 | sed 's/^/#   /'
 fi
-[ -s "$tmp/tshark.err" ] && head -n 5 "$tmp/tshark.err" | sed 's/^/# tshark: /'
+c=$(dissect -Y "nvme-tcp.hdgst.status == 1 || nvme-tcp.ddgst.status == 1" -T fields -e frame.number | wc -l)
+bad=$(bad_digests)
+if [ "$c" -gt 0 ] && [ "$bad" -eq 0 ]; then
+	ok "tshark verifies the digests of $c frame(s), none bad"
+else
+	not_ok "digests: $c frame(s) verified good, $bad bad"
+	dissect -Y "nvme-tcp.hdgst.status == 0 || nvme-tcp.ddgst.status == 0" | head -n 10 | sed 's/^/#   /'
+fi
+
+# Negative control: the same check must see the one corrupted data digest
+# of test_tgt_errors' bad-digest case, else "no expert error" proves nothing.
+capture ddgst "$ERRPROG" ddgst
+bad=$(bad_digests)
+if [ "$bad" -eq 1 ]; then
+	ok "negative control: tshark finds the one deliberately bad data digest"
+else
+	not_ok "negative control: $bad bad digest(s) found where exactly 1 was sent"
+fi
+grep -v "Running as user" "$tmp/tshark.err" | head -n 5 | sed 's/^/# tshark: /'
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
