@@ -345,7 +345,6 @@ static void rpc_nvmf_get_transports(struct reactor_rpc_request *req, const json_
 		if (trtype != NULL && strcasecmp(trtype, t->ops->name) != 0)
 			continue;
 		o = transport_json(t);
-		json_object_set_new(o, "trtype", json_string(t->ops->name));
 		if (t->ops->dump_opts != NULL)
 			t->ops->dump_opts(t, o);
 		json_array_append_new(arr, o);
@@ -370,6 +369,38 @@ static void rpc_nvmf_set_max_subsystems(struct reactor_rpc_request *req, const j
 	}
 	g_max_subsystems = (uint32_t)max;
 	reactor_rpc_send_bool(req, true);
+}
+
+/*
+ * SPDK's target-wide settings, so that configs saved by SPDK load: the
+ * values this target has (it accepts connections on fd events, so there is
+ * no acceptor poll rate to set) are accepted, others refused by name.
+ */
+static void rpc_nvmf_set_config(struct reactor_rpc_request *req, const json_t *params, void *ctx)
+{
+	const char *filter = NULL, *mask = NULL;
+	json_int_t poll_rate = 0;
+	int identify_passthru = 0;
+
+	(void)ctx;
+	if (reactor_rpc_decode_params(req, params, "{s?I, s?{s?b !}, s?s, s?s !}", "acceptor_poll_rate", &poll_rate,
+				      "admin_cmd_passthru", "identify_ctrlr", &identify_passthru, "discovery_filter",
+				      &filter, "poll_groups_mask", &mask) != 0)
+		return;
+	if (identify_passthru)
+		reactor_rpc_send_error(req, REACTOR_RPC_INVALID_PARAMS, "Invalid params: field "
+				       "'admin_cmd_passthru.identify_ctrlr': no passthrough in this target (bdevs only)");
+	else if (filter != NULL && strcmp(filter, "match_any") != 0)
+		reactor_rpc_send_error(req, REACTOR_RPC_INVALID_PARAMS, "Invalid params: field 'discovery_filter': "
+				       "only match_any is supported, not '%s'", filter);
+	else if (mask != NULL)
+		reactor_rpc_send_error(req, REACTOR_RPC_INVALID_PARAMS, "Invalid params: field 'poll_groups_mask': "
+				       "poll groups run on every core of the app's mask (-m)");
+	else if (poll_rate < 0)
+		reactor_rpc_send_error(req, REACTOR_RPC_INVALID_PARAMS,
+				       "Invalid params: field 'acceptor_poll_rate': must not be negative");
+	else
+		reactor_rpc_send_bool(req, true);
 }
 
 static uint32_t count_subsystems(void)
@@ -1282,6 +1313,7 @@ int nvmf_module_init(void)
 		uint32_t state;
 	} methods[] = {
 		{"nvmf_set_max_subsystems", rpc_nvmf_set_max_subsystems, REACTOR_RPC_STARTUP},
+		{"nvmf_set_config", rpc_nvmf_set_config, REACTOR_RPC_STARTUP},
 		{"nvmf_create_transport", rpc_nvmf_create_transport, REACTOR_RPC_RUNTIME},
 		{"nvmf_get_transports", rpc_nvmf_get_transports, REACTOR_RPC_RUNTIME},
 		{"nvmf_create_subsystem", rpc_nvmf_create_subsystem, REACTOR_RPC_RUNTIME},

@@ -285,6 +285,11 @@ fi
 # ---- --wait-for-rpc: the startup-only limit -----------------------------------------
 
 if run_tgt c --wait-for-rpc; then
+	ctl nvmf_set_config -j '{"acceptor_poll_rate": 10000, "admin_cmd_passthru": {"identify_ctrlr": false},
+		"discovery_filter": "match_any"}'
+	json_ok "c: nvmf_set_config with SPDK's defaults (an SPDK config loads)" '. == true'
+	ctl nvmf_set_config discovery_filter=transport
+	fails_with "c: nvmf_set_config: an unsupported discovery filter" 1 "discovery_filter" "transport"
 	ctl nvmf_set_max_subsystems max_subsystems=0
 	fails_with "max_subsystems 0" 1 "max_subsystems"
 	ctl nvmf_set_max_subsystems max_subsystems=2
