@@ -432,7 +432,7 @@ static void icreq_handle(struct tcp_conn *c)
 	const struct nvme_tcp_icreq *ic = (const void *)c->hdr;
 	struct nvmf_tcp_transport *tt = c->tt;
 	uint32_t slots = tt->c2h_max_pdus;
-	uint32_t maxr2t;
+	uint32_t maxr2t, num;
 	size_t len;
 
 	c->hpda = ic->hpda;
@@ -442,25 +442,26 @@ static void icreq_handle(struct tcp_conn *c)
 	maxr2t = nvme_get_le32(c->hdr + offsetof(struct nvme_tcp_icreq, maxr2t));
 	c->max_r2t = maxr2t >= UINT16_MAX ? UINT16_MAX : maxr2t + 1;
 
-	c->num_reqs = tt->max_depth + POOL_SLACK;
-	if (c->num_reqs > UINT16_MAX)
-		c->num_reqs = UINT16_MAX;
-	c->reqs = calloc(c->num_reqs, sizeof(*c->reqs));
-	c->slots = calloc((size_t)c->num_reqs * slots, C2H_SLOT);
-	c->iovs = calloc((size_t)c->num_reqs * (3 * slots + 1), sizeof(struct iovec));
+	num = tt->max_depth + POOL_SLACK;
+	if (num > UINT16_MAX)	/* TTAG is the index */
+		num = UINT16_MAX;
+	c->reqs = calloc(num, sizeof(*c->reqs));
+	c->slots = calloc((size_t)num * slots, C2H_SLOT);
+	c->iovs = calloc((size_t)num * (3 * slots + 1), sizeof(struct iovec));
 	/* Untouched pages of the data buffers cost nothing: 4 KiB I/O on a
 	 * 128 KiB buffer uses one page. */
-	c->data_len = (size_t)c->num_reqs * tt->buf_size;
+	c->data_len = (size_t)num * tt->buf_size;
 	c->data = mmap(NULL, c->data_len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (c->data == MAP_FAILED)
 		c->data = NULL;
 	if (c->reqs == NULL || c->slots == NULL || c->iovs == NULL || c->data == NULL) {
 		REACTOR_ERRLOG("NVMe/TCP %s:%u: out of memory for %u requests; closing the connection",
-			       c->qpair.peer_addr, c->qpair.peer_port, c->num_reqs);
-		conn_disconnect(c);
+			       c->qpair.peer_addr, c->qpair.peer_port, num);
+		conn_disconnect(c);	/* num_reqs stays 0: no request to walk */
 		return;
 	}
+	c->num_reqs = num;
 	for (uint32_t i = 0; i < c->num_reqs; i++) {
 		struct tcp_req *r = &c->reqs[i];
 
