@@ -93,7 +93,26 @@ static int read_full(struct host *h, void *buf, size_t len, int64_t deadline, bo
 	return 0;
 }
 
+static int send_iov_all(struct host *h, struct iovec *iov, int iovcnt);
+
+/* send_chunk: the same bytes in pieces of at most send_chunk bytes. */
 static int send_iov(struct host *h, struct iovec *iov, int iovcnt)
+{
+	if (!h->send_chunk)
+		return send_iov_all(h, iov, iovcnt);
+	for (int i = 0; i < iovcnt; i++) {
+		for (size_t off = 0; off < iov[i].iov_len; off += h->send_chunk) {
+			size_t n = iov[i].iov_len - off < h->send_chunk ? iov[i].iov_len - off
+								       : h->send_chunk;
+			struct iovec one = { (uint8_t *)iov[i].iov_base + off, n };
+			if (send_iov_all(h, &one, 1) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int send_iov_all(struct host *h, struct iovec *iov, int iovcnt)
 {
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
 	int64_t deadline = now_ms() + timeout_ms(h);
@@ -476,6 +495,39 @@ int host_wait(struct host *h, uint16_t cid, struct nvme_cqe *cqe)
 	if (cqe)
 		*cqe = c->cqe;
 	return 0;
+}
+
+int host_exec_raw(struct host *h, const struct nvme_sqe *sqe, const void *icd, uint32_t icd_len,
+		  void *in, uint32_t in_len, struct nvme_cqe *cqe)
+{
+	struct host_cmd *c = NULL;
+	uint8_t hdr[NVME_TCP_HDR_MAX], dg[4];
+
+	if (find_cmd(h, sqe->cid))
+		return fail(h, "CID %u already in flight", sqe->cid);
+	for (int i = 0; i < HOST_MAX_INFLIGHT && !c; i++)
+		if (!h->cmds[i].used)
+			c = &h->cmds[i];
+	if (!c)
+		return fail(h, "too many commands in flight");
+	memset(c, 0, sizeof(*c));
+	c->used = true;
+	c->cid = sqe->cid;
+	c->in = in_len ? in : NULL;
+	c->in_len = in ? in_len : 0;
+	size_t hl = nvme_tcp_build_capsule_cmd(hdr, sqe, icd_len, h->hdgst, h->ddgst, h->cpda);
+	struct iovec iov[3] = {
+		{ hdr, hl },
+		{ (void *)icd, icd_len },
+		{ dg, icd_len && h->ddgst ? 4 : 0 },
+	};
+	if (icd_len && h->ddgst)
+		nvme_put_le32(dg, nvme_crc32c(icd, icd_len));
+	if (send_iov(h, iov, 3) != 0) {
+		c->used = false;
+		return -1;
+	}
+	return host_wait(h, c->cid, cqe);
 }
 
 int host_exec(struct host *h, struct nvme_sqe *sqe, const void *out, uint32_t out_len,

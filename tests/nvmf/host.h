@@ -82,6 +82,8 @@ struct host {
 	/* Fault injection, each for the next H2CData only (one shot). */
 	bool corrupt_next_h2c_ddgst;
 	uint32_t h2c_chunk;	/* split H2CData below MAXH2CDATA (0: MAXH2CDATA) */
+	uint32_t send_chunk;	/* send at most this many bytes per send() (0: all);
+				 * 1 makes the target parse every PDU byte by byte */
 	/* Counters for the tests. */
 	uint32_t r2ts_seen, c2h_pdus_seen, h2c_pdus_sent;
 	struct host_term term;
@@ -125,6 +127,11 @@ int host_exec(struct host *h, struct nvme_sqe *sqe, const void *out, uint32_t ou
 int host_submit(struct host *h, struct nvme_sqe *sqe, const void *out, uint32_t out_len,
 		void *in, uint32_t in_len);
 int host_wait(struct host *h, uint16_t cid, struct nvme_cqe *cqe);
+/* Sends the SQE exactly as given (CID, flags and SGL untouched) with icd_len
+ * bytes of in-capsule data, and waits for its completion; C2HData goes to
+ * in[0..in_len). For tests of malformed commands. */
+int host_exec_raw(struct host *h, const struct nvme_sqe *sqe, const void *icd, uint32_t icd_len,
+		  void *in, uint32_t in_len, struct nvme_cqe *cqe);
 /* The finished command's record (for counters), valid until the next submit. */
 const struct host_cmd *host_last(const struct host *h, uint16_t cid);
 

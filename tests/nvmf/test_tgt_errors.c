@@ -138,6 +138,136 @@ static void test_connect_refusals(void)
 	TAP_OK(fresh_connection_works(), "after the refusals, a fresh connection works");
 }
 
+/* Connect's own fields: record format, queue size, a second Connect. */
+static void test_connect_params(void)
+{
+	struct host_opts o;
+	struct host h;
+	struct nvme_connect_data data;
+	struct nvme_cqe cqe;
+
+	base_opts(&o);
+	memset(&data, 0, sizeof(data));
+	memcpy(data.hostid, o.hostid, 16);
+	data.cntlid = NVME_CNTLID_DYNAMIC;
+	snprintf(data.subnqn, sizeof(data.subnqn), "%s", TGTD_NQN_OPEN);
+	snprintf(data.hostnqn, sizeof(data.hostnqn), "%s", HOST_DEFAULT_HOSTNQN);
+
+	for (int round = 0; round < 2; round++) {
+		struct nvme_connect_cmd cmd = { .opc = NVME_OPC_FABRICS,
+						.fctype = NVME_FCTYPE_CONNECT, .sqsize = 31 };
+		if (round == 0)
+			cmd.recfmt = 1;
+		else
+			cmd.sqsize = 0;	/* 0's based: a 1-entry queue is invalid */
+		if (host_tcp_connect(&h, &o) != 0 || host_ic(&h) != 0) {
+			TAP_OK(false, "Connect round %d: setup %s", round, h.err);
+			host_close(&h);
+			continue;
+		}
+		h.icd_max = HOST_ADMIN_ICD;
+		int rc = host_exec(&h, (struct nvme_sqe *)&cmd, &data, sizeof(data), NULL, 0, &cqe);
+		if (round == 0)
+			TAP_OK(rc == 0 && nvme_status_sct(cqe.status) == NVME_SCT_COMMAND_SPECIFIC &&
+				       nvme_status_sc(cqe.status) == NVME_SC_CONNECT_INCOMPATIBLE_FORMAT,
+			       "Connect RECFMT 1: Connect Incompatible Format (%s) %s",
+			       host_fabrics_status_str(cqe.status), h.err);
+		else
+			TAP_OK(rc == 0 && nvme_status_sct(cqe.status) == NVME_SCT_COMMAND_SPECIFIC &&
+				       nvme_status_sc(cqe.status) == NVME_SC_CONNECT_INVALID_PARAMETERS &&
+				       (cqe.cdw0 & 0xffff) == offsetof(struct nvme_connect_cmd, sqsize) &&
+				       ((cqe.cdw0 >> 16) & 0xff) == 0,
+			       "Connect SQSIZE 0: Invalid Parameters, IATTR 0 IPO 44 (%s, DW0 %#x) %s",
+			       host_fabrics_status_str(cqe.status), cqe.cdw0, h.err);
+		host_close(&h);
+	}
+
+	/* A second Connect on a queue that is already connected. */
+	if (host_open_admin(&h, &o) == 0) {
+		uint16_t st = 0;
+		int rc = host_fabrics_connect(&h, 0, 0, &st, NULL);
+		TAP_OK((rc == 0 && st != 0) || (rc != 0 && (h.term.received ||
+							    host_wait_closed(&h, 100) == 0)),
+		       "a second Connect on a connected queue is refused (%s) %s",
+		       rc == 0 ? host_fabrics_status_str(st) : "connection ended", h.err);
+	} else {
+		TAP_OK(false, "second Connect: setup %s", h.err);
+	}
+	host_close(&h);
+	TAP_OK(fresh_connection_works(), "after the Connect parameter errors, a fresh connection works");
+}
+
+/* Commands whose data pointer is wrong (NVMe/TCP §3.4.1-3.4.2, Base §4.1.3):
+ * completed with an error status; the connection goes on. */
+static void test_bad_sgl(void)
+{
+	struct host_opts o;
+	struct host a, io;
+	uint8_t *buf = calloc(1, 256 * 1024);
+	struct nvme_cqe cqe;
+	uint16_t cid = 0x4000;
+
+	base_opts(&o);
+	if (host_open_session(&a, &io, &o) != 0) {
+		TAP_OK(false, "bad SGL: setup %s", a.err);
+		goto out;
+	}
+	struct {
+		const char *what;
+		uint8_t opc;
+		uint8_t psdt;
+		uint8_t sgl_type;
+		uint64_t addr;
+		uint32_t sgl_len, icd_len, in_len, nlb;
+		uint8_t want_sc;
+	} cases[] = {
+		{ "Read with PSDT PRP", NVME_OPC_READ, 0,
+		  NVME_SGL_TYPE_BYTE(NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK, NVME_SGL_SUBTYPE_TRANSPORT),
+		  0, 4096, 0, 4096, 8, NVME_SC_INVALID_FIELD },
+		{ "Read with a Keyed SGL Data Block", NVME_OPC_READ, 1,
+		  NVME_SGL_TYPE_BYTE(NVME_SGL_TYPE_KEYED_DATA_BLOCK, 0), 0, 4096, 0, 4096, 8,
+		  NVME_SC_SGL_DESCRIPTOR_TYPE_INVALID },
+		{ "Write in capsule at SGL offset 16", NVME_OPC_WRITE, 1,
+		  NVME_SGL_TYPE_BYTE(NVME_SGL_TYPE_DATA_BLOCK, NVME_SGL_SUBTYPE_OFFSET), 16, 2048,
+		  2048, 0, 4, NVME_SC_INVALID_SGL_OFFSET },
+		{ "Write: SGL says 4096, capsule holds 2048", NVME_OPC_WRITE, 1,
+		  NVME_SGL_TYPE_BYTE(NVME_SGL_TYPE_DATA_BLOCK, NVME_SGL_SUBTYPE_OFFSET), 0, 4096,
+		  2048, 0, 8, NVME_SC_DATA_SGL_LENGTH_INVALID },
+		{ "Read with an in-capsule SGL", NVME_OPC_READ, 1,
+		  NVME_SGL_TYPE_BYTE(NVME_SGL_TYPE_DATA_BLOCK, NVME_SGL_SUBTYPE_OFFSET), 0, 0, 0,
+		  4096, 8, NVME_SC_INVALID_FIELD },
+		{ "Read of 256 KiB, above MDTS", NVME_OPC_READ, 1,
+		  NVME_SGL_TYPE_BYTE(NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK, NVME_SGL_SUBTYPE_TRANSPORT),
+		  0, 256 * 1024, 0, 256 * 1024, 512, NVME_SC_DATA_SGL_LENGTH_INVALID },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nvme_sqe sqe = { .opc = cases[i].opc, .nsid = NSID, .cid = cid++,
+					.flags = (uint8_t)(cases[i].psdt << NVME_SQE_PSDT_SHIFT),
+					.cdw12 = cases[i].nlb - 1 };
+		sqe.dptr.sgl1.address = cases[i].addr;
+		sqe.dptr.sgl1.length = cases[i].sgl_len;
+		sqe.dptr.sgl1.type = cases[i].sgl_type;
+		int rc = host_exec_raw(&io, &sqe, buf, cases[i].icd_len, buf, cases[i].in_len, &cqe);
+		TAP_OK(rc == 0 && nvme_status_sct(cqe.status) == NVME_SCT_GENERIC &&
+			       nvme_status_sc(cqe.status) == cases[i].want_sc &&
+			       (cqe.status & NVME_STATUS_DNR),
+		       "%s: %s with DNR (got %s) %s", cases[i].what,
+		       nvme_sc_name(NVME_SCT_GENERIC, cases[i].want_sc, 0),
+		       host_status_str(cqe.status), io.err);
+		if (rc != 0)
+			break;
+	}
+	memset(buf, 0x5e, 8192);
+	TAP_OK(host_write(&io, NSID, 64, 16, buf, 8192, NULL) == 0 &&
+		       host_read(&io, NSID, 64, 16, buf + 8192, 8192, NULL) == 0 &&
+		       memcmp(buf, buf + 8192, 8192) == 0,
+	       "after the bad SGLs the same connection does I/O %s", io.err);
+out:
+	host_close(&io);
+	host_close(&a);
+	free(buf);
+}
+
 /* ---- data digest error ---------------------------------------------------------- */
 
 static void test_bad_ddgst(void)
@@ -547,7 +677,10 @@ static void test_vanishing_hosts(void)
 	host_close(&h);
 	TAP_OK(fresh_connection_works(), "hosts gone mid-header, mid-data, after ICReq: a fresh connection works");
 
-	/* A process doing I/O killed with SIGKILL, twice. */
+	/* A process doing I/O killed with SIGKILL, twice, while another host
+	 * stays connected. */
+	struct host other_a, other_io;
+	bool other = host_open_session(&other_a, &other_io, &o) == 0;
 	for (int round = 0; round < 2; round++) {
 		pid_t pid = fork();
 		if (pid == 0) {
@@ -568,6 +701,19 @@ static void test_vanishing_hosts(void)
 		TAP_OK(running, "round %d: a host process was doing I/O when killed", round);
 	}
 	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd survives hosts killed mid-I/O");
+	{
+		uint8_t *w = malloc(65536), *r = malloc(65536);
+		memset(w, 0x17, 65536);
+		TAP_OK(other && host_write(&other_io, NSID, 4096, 128, w, 65536, NULL) == 0 &&
+			       host_read(&other_io, NSID, 4096, 128, r, 65536, NULL) == 0 &&
+			       memcmp(w, r, 65536) == 0,
+		       "a host connected before the kills still does I/O %s",
+		       other ? other_io.err : other_a.err);
+		free(w);
+		free(r);
+		host_close(&other_io);
+		host_close(&other_a);
+	}
 	TAP_OK(fresh_connection_works(), "and serves a fresh connection");
 	{
 		struct host a, io;
@@ -602,6 +748,8 @@ int main(void)
 		test_bad_ddgst();
 	} else {
 		test_connect_refusals();
+		test_connect_params();
+		test_bad_sgl();
 		test_bad_ddgst();
 		test_malformed();
 		test_h2c_faults();

@@ -318,6 +318,29 @@ static void test_digests(bool hdgst, bool ddgst, uint8_t hpda)
 	host_close(&a);
 }
 
+/* Every PDU sent one byte per send() (TCP_NODELAY): the target must
+ * assemble headers, data and digests from any segmentation. */
+static void test_byte_by_byte(void)
+{
+	struct host_opts o;
+	struct host a, io;
+
+	base_opts(&o);
+	o.hdgst = true;
+	o.ddgst = true;
+	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "byte by byte: connected")) {
+		tap_diag("%s", a.err);
+	} else {
+		io.send_chunk = 1;
+		write_read(&io, 600, 4096, 10, "one byte per send, in capsule, digests");
+		write_read(&io, 700, 32 * 1024, 11, "one byte per send, R2T, digests");
+		io.send_chunk = 7;
+		write_read(&io, 800, 16 * 1024, 12, "7 bytes per send, R2T, digests");
+	}
+	host_close(&io);
+	host_close(&a);
+}
+
 /* SQ flow control disabled: the target may complete reads with C2HData
  * SUCCESS instead of a CapsuleResp (c2h_success defaults to true). */
 static void test_c2h_success(void)
@@ -373,6 +396,7 @@ int main(void)
 	test_digests(true, true, 0);
 	if (!only) {
 		test_digests(true, true, 3);
+		test_byte_by_byte();
 		test_c2h_success();
 	}
 	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
