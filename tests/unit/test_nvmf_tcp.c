@@ -1118,12 +1118,112 @@ static void test_close_at_core(void **state)
 	run(body_close_at_core);
 }
 
+/* MAXR2T 0 (one R2T at a time): the second write's R2T waits for the first's data. */
+static void body_maxr2t(void *arg H_UNUSED)
+{
+	static uint8_t data[2][8192];
+	struct host h;
+
+	if (!tgt_up())
+		goto out;
+	if (host_open(&h) && host_ic(&h, false, false, 0) && host_connect(&h, 1, 31, 0)) {
+		struct nvme_sqe s;
+		uint8_t buf[64];
+		int t1, t2;
+
+		fill(data[0], 8192, 1);
+		fill(data[1], 8192, 2);
+		sqe_init(&s, NVME_OPC_WRITE, 61, false, 8192);
+		host_send_cmd(&h, &s, NULL, 0, false);
+		sqe_init(&s, NVME_OPC_WRITE, 62, false, 8192);
+		host_send_cmd(&h, &s, NULL, 0, false);
+		t1 = host_recv_r2t(&h, 61, 8192);
+		/* Nothing more may come until the first transfer is done. */
+		H_CHECK_INT(recv(h.fd, buf, sizeof(buf), MSG_DONTWAIT), ==, -1);
+		if (t1 >= 0) {
+			written_reset();
+			host_send_h2c(&h, 61, (uint16_t)t1, 0, data[0], 8192, true, false);
+			/* The first's response and the second's R2T, in either order. */
+			for (int i = 0; i < 2; i++) {
+				uint32_t plen = host_recv_pdu(&h, buf, sizeof(buf));
+
+				if (plen == 0)
+					break;
+				if (buf[0] == NVME_TCP_PDU_R2T) {
+					H_CHECK_INT(nvme_get_le16(buf + 8), ==, 62);
+					t2 = nvme_get_le16(buf + 10);
+					H_CHECK(t2 != t1);
+					host_send_h2c(&h, 62, (uint16_t)t2, 0, data[1], 8192, true, false);
+				} else {
+					H_CHECK_INT(buf[0], ==, NVME_TCP_PDU_CAPSULE_RESP);
+					H_CHECK_INT(nvme_get_le16(buf + 20), ==, 61);
+					H_CHECK_INT(nvme_get_le16(buf + 22), ==, 0);
+				}
+			}
+			H_CHECK_INT(host_recv_resp(&h, 62), ==, 0);
+			H_CHECK(written_is(data[1], 8192));
+		}
+	}
+	host_close(&h);
+out:
+	tgt_down();
+}
+
+static void test_maxr2t(void **state)
+{
+	(void)state;
+	H_BEGIN();
+	run(body_maxr2t);
+}
+
+/* HPDA 3: C2HData data starts at a 16-byte boundary (PDO 32), the padding is zero. */
+static void body_hpda(void *arg H_UNUSED)
+{
+	uint8_t req[NVME_TCP_HDR_MAX], rsp[NVME_TCP_ICRESP_HLEN];
+	static uint8_t buf[8192];
+	struct host h;
+
+	if (!tgt_up())
+		goto out;
+	if (host_open(&h) && host_send(&h, req, nvme_tcp_build_icreq(req, 3, false, false, 0)) &&
+	    host_recv(&h, rsp, sizeof(rsp)) && host_connect(&h, 1, 31, 0)) {
+		struct nvme_sqe s;
+		uint32_t plen;
+
+		sqe_init(&s, NVME_OPC_READ, 70, false, 4096);
+		s.cdw10 = 8;
+		host_send_cmd(&h, &s, NULL, 0, false);
+		plen = host_recv_pdu(&h, buf, sizeof(buf));
+		H_CHECK_INT(plen, ==, 32 + 4096);
+		H_CHECK_INT(buf[3], ==, 32);
+		for (int i = 24; i < 32; i++)
+			H_CHECK_INT(buf[i], ==, 0);
+		for (uint32_t i = 0; i < 4096; i++)
+			if (buf[32 + i] != pattern(8, i)) {
+				H_FAIL("data at %u", i);
+				break;
+			}
+		H_CHECK_INT(host_recv_resp(&h, 70), ==, 0);
+	}
+	host_close(&h);
+out:
+	tgt_down();
+}
+
+static void test_hpda(void **state)
+{
+	(void)state;
+	H_BEGIN();
+	run(body_hpda);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		H_TEST(test_icresp),	 H_TEST(test_io),	   H_TEST(test_pipeline),
 		H_TEST(test_c2h_success), H_TEST(test_ddgst_error), H_TEST(test_bad_sgl),
-		H_TEST(test_malformed),	 H_TEST(test_close_at_core),
+		H_TEST(test_malformed),	 H_TEST(test_close_at_core), H_TEST(test_maxr2t),
+		H_TEST(test_hpda),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
