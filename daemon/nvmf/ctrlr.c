@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define CTRLR_RESET_POLL_US 1000
+#define ERR_MSGS_MAX 8
 /* CAP.TO in 500 ms units: how long a host waits for CSTS.RDY (7.5 s, as Linux). */
 #define CTRLR_CAP_TO 15u
 /* CC fields (Base 2.0 Figure 41). */
@@ -108,8 +109,7 @@ static void ctrlr_send(struct nvmf_ctrlr *ctrlr, void (*fn)(struct nvmf_ctrlr *c
 		m->ctrlr = ctrlr;
 		m->fn = fn;
 		m->arg = arg;
-		while ((rc = reactor_thread_send_msg(ctrlr->thread, ctrlr_msg_run, m)) == -EAGAIN)
-			;
+		rc = nvmf_send_msg(ctrlr->thread, ctrlr_msg_run, m);
 	}
 	if (rc) {
 		REACTOR_ERRLOG("controller %u: cannot send it a message: %s", ctrlr->cntlid, strerror(-rc));
@@ -203,8 +203,7 @@ static void ctrlr_disconnect_io_qpairs(struct nvmf_ctrlr *ctrlr)
 		if (m) {
 			m->ctrlr = ctrlr;
 			m->arg = qid;
-			while ((rc = reactor_thread_send_msg(threads[qid], io_qpair_disconnect_msg, m)) == -EAGAIN)
-				;
+			rc = nvmf_send_msg(threads[qid], io_qpair_disconnect_msg, m);
 		}
 		if (rc) {
 			REACTOR_ERRLOG("controller %u: cannot disconnect I/O queue %u: %s", ctrlr->cntlid, qid,
@@ -305,6 +304,7 @@ static void error_msg_run(void *arg)
 	m->req.qpair = &m->qpair;
 	if (!m->ctrlr->destroying)
 		nvmf_ctrlr_log_error(m->ctrlr, &m->req);
+	atomic_fetch_sub(&m->ctrlr->err_msgs_inflight, 1);
 	nvmf_ctrlr_put(m->ctrlr);
 	free(m);
 }
@@ -318,9 +318,14 @@ static void record_error(struct nvmf_request *req)
 		nvmf_ctrlr_log_error(ctrlr, req);
 		return;
 	}
-	m = malloc(sizeof(*m));
-	if (!m)
+	/* A host failing I/O at full speed must not flood the admin thread:
+	 * past a few entries in flight, only the count goes up. */
+	if (atomic_fetch_add(&ctrlr->err_msgs_inflight, 1) >= ERR_MSGS_MAX ||
+	    !(m = malloc(sizeof(*m)))) {
+		atomic_fetch_sub(&ctrlr->err_msgs_inflight, 1);
+		atomic_fetch_add(&ctrlr->num_err_log_entries, 1);
 		return;
+	}
 	m->ctrlr = ctrlr;
 	m->req.cmd = req->cmd;
 	m->req.rsp = req->rsp;
@@ -328,6 +333,7 @@ static void record_error(struct nvmf_request *req)
 	m->qpair.transport = req->qpair->transport;
 	nvmf_ctrlr_get(ctrlr);
 	if (reactor_thread_send_msg(ctrlr->thread, error_msg_run, m)) {
+		atomic_fetch_sub(&ctrlr->err_msgs_inflight, 1);
 		nvmf_ctrlr_put(ctrlr);
 		free(m);
 	}
@@ -419,7 +425,7 @@ void nvmf_qpair_disconnect_async(struct nvmf_qpair *qpair)
 	}
 	/* The caller keeps the qpair alive until the message ran (its
 	 * poll group is draining, or it holds the connection). */
-	if (reactor_thread_send_msg(qpair->pg->thread, qpair_disconnect_msg, qpair))
+	if (nvmf_send_msg(qpair->pg->thread, qpair_disconnect_msg, qpair))
 		REACTOR_ERRLOG("cannot ask queue %u to disconnect", qpair->qid);
 }
 
@@ -758,7 +764,10 @@ static int ctrlr_reset_poll(void *arg)
 	if (atomic_load(&ctrlr->num_io_qpairs))
 		return REACTOR_POLLER_IDLE;
 	reactor_poller_unregister(&ctrlr->reset_poller);
-	csts = ctrlr->csts & ~NVME_CSTS_RDY;
+	csts = ctrlr->csts;
+	/* A host that enabled again without waiting keeps its RDY. */
+	if (!(ctrlr->cc & NVME_CC_EN) || CC_SHN(ctrlr->cc))
+		csts &= ~NVME_CSTS_RDY;
 	if (CC_SHN(ctrlr->cc))
 		csts = (csts & ~NVME_CSTS_SHST_MASK) | NVME_CSTS_SHST_COMPLETE;
 	pthread_mutex_lock(&ctrlr->subsystem->ctrlr_lock);
@@ -795,19 +804,19 @@ static void property_set_cc(struct nvmf_ctrlr *ctrlr, uint32_t cc)
 				       ctrlr->cntlid, cc);
 			csts |= NVME_CSTS_CFS;
 		} else {
-			csts |= NVME_CSTS_RDY;
+			csts = (csts & ~NVME_CSTS_CFS) | NVME_CSTS_RDY;
 		}
 	}
-	if (!(cc & NVME_CC_EN) && (old & NVME_CC_EN))
+	if (!(cc & NVME_CC_EN) && (old & NVME_CC_EN)) {
+		csts &= ~NVME_CSTS_CFS;
 		reset = true;
+	}
 	if (CC_SHN(cc) && !CC_SHN(old)) {
 		csts = (csts & ~NVME_CSTS_SHST_MASK) | CSTS_SHST_PROCESSING;
 		reset = true;
 	}
 	if (!CC_SHN(cc) && CC_SHN(old))
 		csts &= ~NVME_CSTS_SHST_MASK;
-	if (!(cc & NVME_CC_EN) && !(old & NVME_CC_EN))
-		csts &= ~NVME_CSTS_CFS;
 	pthread_mutex_lock(&ctrlr->subsystem->ctrlr_lock);
 	ctrlr->cc = cc;
 	ctrlr->csts = csts;

@@ -119,6 +119,23 @@ static bool io_bind_ns(struct nvmf_request *req)
 	return true;
 }
 
+/* The bdev takes exactly the bytes of the range: cut req->iov down to
+ * @p len (the transport sets iov afresh for every command). */
+static bool trim_iov(struct nvmf_request *req, uint64_t len)
+{
+	int i;
+
+	for (i = 0; i < req->iovcnt && len; i++) {
+		if (req->iov[i].iov_len >= len) {
+			req->iov[i].iov_len = len;
+			req->iovcnt = i + 1;
+			return true;
+		}
+		len -= req->iov[i].iov_len;
+	}
+	return false;
+}
+
 /* Range and size checks of a Read/Write/Compare; 0 or the status to fail with. */
 static uint16_t check_rw(struct nvmf_request *req, uint64_t *slba, uint64_t *nlb, bool with_data)
 {
@@ -135,7 +152,7 @@ static uint16_t check_rw(struct nvmf_request *req, uint64_t *slba, uint64_t *nlb
 	bytes = *nlb * bdev_get_block_size(bdev);
 	if (bytes > req->qpair->transport->opts.max_io_size)
 		return sc_generic(NVME_SC_INVALID_FIELD);	/* above MDTS */
-	if (bytes != req->length)
+	if (bytes != req->length || !trim_iov(req, bytes))
 		return sc_generic(NVME_SC_DATA_SGL_LENGTH_INVALID);
 	return 0;
 }

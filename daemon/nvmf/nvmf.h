@@ -238,6 +238,7 @@ struct nvmf_ctrlr {
 	atomic_uint num_io_qpairs;
 	struct reactor_poller *reset_poller;
 	uint16_t max_qpairs;			/* size of io_qpairs[] (transport max_qpairs_per_ctrlr) */
+	atomic_uint err_msgs_inflight;		/* error log entries on their way from I/O threads */
 };
 
 enum nvmf_qpair_state {
@@ -364,6 +365,11 @@ struct nvmf_transport *nvmf_tgt_find_transport(const char *trtype);
 int nvmf_tgt_add_transport(const char *trtype, const struct nvmf_transport_opts *opts);
 /** The discovery log changed: bump genctr and tell the discovery controllers. App thread. */
 void nvmf_tgt_discovery_changed(void);
+
+/** Send @p fn(@p ctx) to @p thread; when the message pools are full, retry from a poller of the
+ *  calling thread instead of failing (never spins). On a lightweight thread. 0 or -errno
+ *  (-ESHUTDOWN: the thread is gone; nothing will run). */
+int nvmf_send_msg(struct reactor_thread *thread, reactor_msg_fn fn, void *ctx);
 
 /** One poll group's step of nvmf_pg_foreach(). */
 struct nvmf_pg_step;

@@ -309,10 +309,17 @@ int nvmf_subsystem_add_ns(struct nvmf_subsystem *s, const char *bdev_name, uint3
 	return (int)nsid;
 }
 
+struct ns_remove_ctx {
+	struct nvmf_ns *ns;
+	void (*cb)(void *ctx, int rc);
+	void *ctx;
+};
+
 /* Poll group step: let go of the namespace's channel once its I/O is done. */
 static void pg_ns_remove(struct nvmf_poll_group *pg, struct nvmf_pg_step *step)
 {
-	struct nvmf_ns *ns = nvmf_pg_step_ctx(step);
+	struct ns_remove_ctx *c = nvmf_pg_step_ctx(step);
+	struct nvmf_ns *ns = c->ns;
 	struct nvmf_pg_subsystem *ps = pg->subsystems[ns->subsystem->id];
 	struct nvmf_pg_ns *e;
 
@@ -374,12 +381,6 @@ struct nvmf_pg_ns *nvmf_pg_ns_get(struct nvmf_poll_group *pg, struct nvmf_ns *ns
 	return e;
 }
 
-struct ns_remove_ctx {
-	struct nvmf_ns *ns;
-	void (*cb)(void *ctx, int rc);
-	void *ctx;
-};
-
 static void ns_remove_done(void *arg, int rc)
 {
 	struct ns_remove_ctx *c = arg;
@@ -419,9 +420,8 @@ void nvmf_subsystem_remove_ns(struct nvmf_subsystem *s, uint32_t nsid,
 	c->ctx = ctx;
 	atomic_store_explicit(&s->ns[nsid - 1], NULL, memory_order_release);
 	s->ns_removing[nsid - 1] = true;
-	while (nvmf_pg_foreach(pg_ns_remove, ns, ns_remove_done) == -ENOMEM)
+	while (nvmf_pg_foreach(pg_ns_remove, c, ns_remove_done) == -ENOMEM)
 		;
-	(void)c;
 }
 
 /* ---- hosts ------------------------------------------------------------------------ */

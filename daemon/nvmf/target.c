@@ -74,15 +74,58 @@ void *nvmf_pg_step_ctx(struct nvmf_pg_step *step)
 	return step->fanout->ctx;
 }
 
-/* Messages between our own threads only fail when the pools are exhausted
- * for a moment: retry rather than lose a step (a lost step hangs a
- * shutdown or a namespace removal). */
+/* Messages between our own threads fail with -EAGAIN only while the pools
+ * are exhausted: retry later from a poller rather than lose the message (a
+ * lost step hangs a shutdown or a namespace removal) or spin (the thread
+ * that must drain the queue may share our reactor). */
+struct msg_retry {
+	struct reactor_thread *thread;
+	reactor_msg_fn fn;
+	void *ctx;
+	struct reactor_poller *poller;
+};
+
+static int msg_retry_poll(void *arg)
+{
+	struct msg_retry *r = arg;
+	int rc = reactor_thread_send_msg(r->thread, r->fn, r->ctx);
+
+	if (rc == -EAGAIN)
+		return REACTOR_POLLER_IDLE;
+	if (rc)
+		REACTOR_ERRLOG("cannot send a message to thread %s: %s; dropped",
+			       reactor_thread_get_name(r->thread), strerror(-rc));
+	reactor_poller_unregister(&r->poller);
+	free(r);
+	return REACTOR_POLLER_BUSY;
+}
+
+int nvmf_send_msg(struct reactor_thread *thread, reactor_msg_fn fn, void *ctx)
+{
+	struct msg_retry *r;
+	int rc = reactor_thread_send_msg(thread, fn, ctx);
+
+	if (rc != -EAGAIN || !reactor_get_thread())
+		return rc;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->thread = thread;
+	r->fn = fn;
+	r->ctx = ctx;
+	r->poller = reactor_poller_register_named(msg_retry_poll, r, 1000, "nvmf_msg_retry");
+	if (!r->poller) {
+		rc = -errno;
+		free(r);
+		return rc;
+	}
+	return 0;
+}
+
 static void send_msg_retry(struct reactor_thread *thread, reactor_msg_fn fn, void *ctx)
 {
-	int rc;
+	int rc = nvmf_send_msg(thread, fn, ctx);
 
-	while ((rc = reactor_thread_send_msg(thread, fn, ctx)) == -EAGAIN)
-		;
 	if (rc)
 		REACTOR_ERRLOG("cannot send a message to thread %s: %s", reactor_thread_get_name(thread),
 			       strerror(-rc));
