@@ -36,6 +36,7 @@ static uint8_t g_written[MAX_IO];
 static uint32_t g_written_len;
 static struct nvmf_request *g_held[64];
 static int g_nheld;
+static atomic_bool g_hold_off;	/* the mutation test: OPC_HOLD completes like any opcode */
 
 static uint8_t pattern(uint32_t slba, uint32_t i)
 {
@@ -154,6 +155,8 @@ void nvmf_request_exec(struct nvmf_request *req)
 	case NVME_OPC_FLUSH:
 		break;
 	case OPC_HOLD:
+		if (atomic_load(&g_hold_off))
+			break;
 		pthread_mutex_lock(&g_lock);
 		g_held[g_nheld++] = req;
 		pthread_mutex_unlock(&g_lock);
@@ -1217,13 +1220,96 @@ static void test_hpda(void **state)
 	run(body_hpda);
 }
 
+/* A valid session with a few bytes flipped, many times: every connection ends
+ * (TermReq, error status or plain close after our FIN) and the target keeps
+ * serving a bystander. */
+static void body_mutations(void *arg H_UNUSED)
+{
+	static uint8_t stream[4096];
+	struct host good, h;
+	unsigned int seed = 12345;
+	int rounds = (int)h_scaled(300, 30);
+
+	if (!tgt_up())
+		goto out;
+	atomic_store(&g_hold_off, true);
+	if (!mal_open(&good, true, true, true))
+		goto out;
+	for (int r = 0; r < rounds && h_failures() == 0; r++) {
+		struct nvme_sqe s;
+		uint8_t data[1024];
+		size_t n = 0;
+		int flips = 1 + rand_r(&seed) % 3;
+
+		for (unsigned i = 0; i < sizeof(data); i++)
+			data[i] = (uint8_t)(i ^ 0x5a);
+		n += nvme_tcp_build_icreq(stream, 0, r & 1, r & 2, 0);
+		sqe_init(&s, NVME_OPC_FABRICS, 1, true, sizeof(data));
+		((uint8_t *)&s)[4] = NVME_FCTYPE_CONNECT;
+		nvme_put_le16((uint8_t *)&s + 44, 31);
+		n += nvme_tcp_build_capsule_cmd(stream + n, &s, sizeof(data), r & 1, r & 2, 0);
+		memcpy(stream + n, data, sizeof(data));
+		n += sizeof(data);
+		if (r & 2) {
+			nvme_put_le32(stream + n, nvme_crc32c(data, sizeof(data)));
+			n += 4;
+		}
+		sqe_init(&s, NVME_OPC_READ, 2, false, 4096);
+		n += nvme_tcp_build_capsule_cmd(stream + n, &s, 0, r & 1, r & 2, 0);
+		sqe_init(&s, NVME_OPC_WRITE, 3, false, 8192);
+		n += nvme_tcp_build_capsule_cmd(stream + n, &s, 0, r & 1, r & 2, 0);
+		{
+			size_t hl = nvme_tcp_build_data(stream + n, NVME_TCP_PDU_H2C_DATA, 3, 0, 0, 512,
+							0, r & 1, r & 2, 0);
+
+			n += hl;
+			memset(stream + n, 0x33, 512);
+			n += 512;
+			if (r & 2) {
+				nvme_put_le32(stream + n, nvme_crc32c(stream + n - 512, 512));
+				n += 4;
+			}
+		}
+		for (int f = 0; f < flips; f++)
+			stream[rand_r(&seed) % n] ^= (uint8_t)(1u << (rand_r(&seed) % 8));
+		if (!host_open(&h))
+			break;
+		host_send(&h, stream, n);
+		shutdown(h.fd, SHUT_WR);
+		for (;;) {	/* the target must end it: EOF or reset, never a hang */
+			ssize_t k = recv(h.fd, stream, sizeof(stream), 0);
+
+			if (k == 0 || (k < 0 && errno == ECONNRESET))
+				break;
+			if (k < 0) {
+				H_FAIL("round %d: the target neither answered nor closed: %s", r,
+				       strerror(errno));
+				break;
+			}
+		}
+		host_close(&h);
+	}
+	host_read(&good, 3, 4096, IO_UNIT, false);
+	host_close(&good);
+out:
+	atomic_store(&g_hold_off, false);
+	tgt_down();
+}
+
+static void test_mutations(void **state)
+{
+	(void)state;
+	H_BEGIN_TIMEOUT(180);
+	run(body_mutations);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		H_TEST(test_icresp),	 H_TEST(test_io),	   H_TEST(test_pipeline),
 		H_TEST(test_c2h_success), H_TEST(test_ddgst_error), H_TEST(test_bad_sgl),
 		H_TEST(test_malformed),	 H_TEST(test_close_at_core), H_TEST(test_maxr2t),
-		H_TEST(test_hpda),
+		H_TEST(test_hpda),	 H_TEST(test_mutations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
