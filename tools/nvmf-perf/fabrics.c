@@ -51,7 +51,6 @@ void perf_print_status(const char *who, const char *what, uint16_t status, bool 
 {
 	char buf[96];
 
-	fprintf(stderr, "nvmf-perf: %s: %s failed: status %s%s\n", who, what,
-		nvme_status_str(status, fabrics, buf, sizeof(buf)),
-		status & NVME_STATUS_DNR ? ", do not retry" : "");
+	fprintf(stderr, "nvmf-perf: %s: %s failed: status %s\n", who, what,
+		nvme_status_str(status, fabrics, buf, sizeof(buf)));
 }
