@@ -11,6 +11,12 @@
 # (see run-guest.sh --help). SYSTEST_RUNNER_ARGS is appended to every test's
 # options (e.g. SYSTEST_RUNNER_ARGS="--mem 4G").
 #
+# A test with the header line "# systest-needs: nvmf-tgtd" gets the daemon,
+# libreactor.so and reactorctl from the configured build directory
+# SYSTEST_BUILD_DIR (`make check-system` sets it to its own build), staged once
+# per run by stage-daemon.sh and passed with --file; without SYSTEST_BUILD_DIR
+# such tests are reported SKIP, a failed build or install fails them.
+#
 # Prints PASS/FAIL/SKIP per test with its time, the guest log tail for a
 # failure, and ends with the line "N passed, N failed, N skipped". Every test
 # is reported as SKIP, with the reason, when the bed cannot run here: not root,
@@ -59,10 +65,12 @@ fi
 
 test_name() { basename "$1" .sh; }
 test_opts() { sed -n 's/^#[[:space:]]*systest:[[:space:]]*//p' "$1" | head -n1; }
+test_needs() { sed -n 's/^#[[:space:]]*systest-needs:[[:space:]]*//p' "$1" | head -n1; }
 
 if ((list_only)); then
     for t in "${tests[@]}"; do
-        printf '%-20s %s\n' "$(test_name "$t")" "$(test_opts "$t")"
+        printf '%-20s %s%s\n' "$(test_name "$t")" "$(test_opts "$t")" \
+            "$([[ -z $(test_needs "$t") ]] || echo " (needs $(test_needs "$t"))")"
     done
     exit 0
 fi
@@ -121,12 +129,50 @@ interrupted() {
 }
 trap interrupted INT TERM HUP
 
+# The daemon's build, staged on first use (stage-daemon.sh); stage_rc 0 ok,
+# 77 no SYSTEST_BUILD_DIR, 1 failed; stage_why the reason.
+stage_dir='' stage_rc='' stage_why=''
+stage_daemon() {
+    [[ -n $stage_rc ]] && return "$stage_rc"
+    if [[ -z ${SYSTEST_BUILD_DIR:-} ]]; then
+        stage_rc=77 stage_why="SYSTEST_BUILD_DIR not set: no nvmf-tgtd build to test"
+        return "$stage_rc"
+    fi
+    stage_dir=$(mktemp -d "${TMPDIR:-/tmp}/libreactor-systest-stage.XXXXXX")
+    trap 'rm -rf "$stage_dir"' EXIT
+    local t0=$SECONDS
+    if "$HERE/stage-daemon.sh" "$SYSTEST_BUILD_DIR" "$stage_dir/nvmf-tgtd-stage" >"$LOGROOT/stage.log" 2>&1; then
+        stage_rc=0
+        echo "stage: $(tail -n1 "$LOGROOT/stage.log") in $((SECONDS - t0))s"
+    else
+        stage_rc=1 stage_why="staging nvmf-tgtd from $SYSTEST_BUILD_DIR failed: $(tail -n1 "$LOGROOT/stage.log")"
+        tail -n 20 "$LOGROOT/stage.log" | sed 's/^/  | /'
+    fi
+    return "$stage_rc"
+}
+
 for t in "${tests[@]}"; do
     name=$(test_name "$t")
     logdir=$LOGROOT/$name
     read -r -a opts <<<"$(test_opts "$t") ${SYSTEST_RUNNER_ARGS:-}"
     start=$SECONDS
     rc=0
+    needs=$(test_needs "$t")
+    if [[ -n $needs ]]; then
+        [[ $needs == nvmf-tgtd ]] || { echo "run-all: $name: unknown systest-needs '$needs'" >&2; exit 2; }
+        src=0
+        stage_daemon || src=$?
+        if ((src == 77)); then
+            printf 'SKIP  %-20s %4ds (%s)\n' "$name" 0 "$stage_why"
+            skipped=$((skipped + 1))
+            continue
+        elif ((src != 0)); then
+            printf 'FAIL  %-20s %4ds (%s)\n' "$name" 0 "$stage_why"
+            failed=$((failed + 1))
+            continue
+        fi
+        opts+=(--file "$stage_dir/nvmf-tgtd-stage")
+    fi
     mkdir -p "$logdir"
     "$HERE/run-guest.sh" --quiet --log-dir "$logdir" "${opts[@]}" "$t" >"$LOGROOT/$name.runner.log" 2>&1 || rc=$?
     mv "$LOGROOT/$name.runner.log" "$logdir/runner.log"

@@ -12,6 +12,8 @@
 #     target_teardown() { ...stop it...; }
 #     target_extra_checks() { ic_compare; ic_hot_add; }   # optional
 #     target_add_ns()   { ...add a namespace at run time...; }  # for ic_hot_add
+#     target_cleanup()  { ...kill the target...; }  # optional: after a failure,
+#                       # instead of target_teardown in a subshell
 #     ic_main
 #
 # ic_main runs what every target must pass, in order: ic_prepare,
@@ -28,6 +30,7 @@
 #   ic_hot_add                   target_add_ns adds a namespace; a new
 #                                /dev/nvmeXnY appears and does I/O
 #   ic_connect_refused NQN HOSTNQN  nvme connect must fail, no controller left
+#   ic_dmesg_mark / ic_dmesg_since  kernel messages logged after a point
 #
 # Settings (override before calling ic_main):
 #   IC_TRADDR   target address            (default 127.0.0.1)
@@ -36,17 +39,20 @@
 #   IC_HOSTNQN  host NQN                   (default nqn.2024-01.io.libreactor:host)
 #   IC_FIO_SIZE bytes per fio job          (default 4M; TCG does ~2K IOPS)
 #   IC_DD_MB    MiB for the dd round trip  (default 4)
+#   IC_NAMESPACES    namespaces the subsystem has at connect (default 1)
 #   IC_HOTADD_BYTES  expected size of the hot-added namespace (default: not checked)
 # The namespace must be at least 32 MiB (the checks use offsets up to 28 MiB).
-# After ic_connect, IC_DEV is the namespace block device (/dev/nvmeXnY) and
-# IC_CTRL the controller character device (/dev/nvmeX).
+# After ic_connect, IC_DEV is the first namespace's block device (/dev/nvmeXnY),
+# IC_DEVS all of them and IC_CTRL the controller character device (/dev/nvmeX).
+# The checks act on IC_DEV; a test may point it at another namespace.
 
 # shellcheck disable=SC2034
 : "${IC_TRADDR:=127.0.0.1}" "${IC_TRSVCID:=4420}"
 : "${IC_NQN:=nqn.2024-01.io.libreactor:systest}"
 : "${IC_HOSTNQN:=nqn.2024-01.io.libreactor:host}"
-: "${IC_FIO_SIZE:=4M}" "${IC_DD_MB:=4}" "${IC_HOTADD_BYTES:=}"
+: "${IC_FIO_SIZE:=4M}" "${IC_DD_MB:=4}" "${IC_HOTADD_BYTES:=}" "${IC_NAMESPACES:=1}"
 IC_DEV=''
+IC_DEVS=()        # all namespaces found at connect, by NSID
 IC_CTRL=''
 IC_EXTRA_DEVS=()  # namespaces hot-added while connected
 IC_CONNECTED=0
@@ -117,32 +123,41 @@ ic_discover() {
 }
 
 # ic_connect [EXTRA NVME CONNECT OPTIONS...], e.g. --hdr-digest --data-digest.
+# Waits for the subsystem's $IC_NAMESPACES namespaces; IC_DEVS lists them by
+# NSID, IC_DEV is the first.
 ic_connect() {
     step "initiator: connect $IC_NQN $*"
-    local before after d i nqn ctrls
-    IC_DEV=''
+    local before after d i ctrls
+    IC_DEV='' IC_DEVS=()
     mapfile -t before < <(ic_list_namespaces)
     run timeout 60 nvme connect -t tcp -a "$IC_TRADDR" -s "$IC_TRSVCID" -n "$IC_NQN" -q "$IC_HOSTNQN" "$@"
     IC_CONNECTED=1
     for ((i = 0; i < 100; i++)); do
+        IC_DEVS=()
         mapfile -t after < <(ic_list_namespaces)
         for d in "${after[@]}"; do
             [[ " ${before[*]} " == *" $d "* ]] && continue
-            IC_DEV=$d
+            [[ $(ic_ns_subnqn "$d") == "$IC_NQN" ]] && IC_DEVS+=("$d")
         done
-        [[ -n $IC_DEV ]] && break
+        ((${#IC_DEVS[@]} >= IC_NAMESPACES)) && break
         sleep 0.2
     done
-    [[ -n $IC_DEV ]] || fail "no new NVMe namespace appeared after nvme connect"
-    nqn=$(ic_ns_subnqn "$IC_DEV")
-    [[ $nqn == "$IC_NQN" ]] || fail "$IC_DEV belongs to '$nqn', expected $IC_NQN"
+    ((${#IC_DEVS[@]} > 0)) || fail "no new NVMe namespace of $IC_NQN appeared after nvme connect"
+    ((${#IC_DEVS[@]} == IC_NAMESPACES)) ||
+        fail "$IC_NQN: ${#IC_DEVS[@]} namespaces appeared (${IC_DEVS[*]}), expected $IC_NAMESPACES"
+    mapfile -t IC_DEVS < <(for d in "${IC_DEVS[@]}"; do
+        echo "$(cat "/sys/block/$(basename "$d")/nsid") $d"
+    done | sort -n | cut -d' ' -f2)
+    IC_DEV=${IC_DEVS[0]}
     mapfile -t ctrls < <(ic_ctrls_of "$IC_NQN")
     ((${#ctrls[@]} == 1)) || fail "expected one controller for $IC_NQN, found ${#ctrls[@]}: ${ctrls[*]}"
     IC_CTRL=/dev/$(basename "${ctrls[0]}")
     [[ -c $IC_CTRL ]] || fail "controller device $IC_CTRL missing"
     [[ $(cat "${ctrls[0]}/transport") == tcp ]] || fail "$IC_CTRL transport is not tcp"
-    info "controller $IC_CTRL ($(cat "${ctrls[0]}/address")), namespace $IC_DEV," \
-        "$(blockdev --getsize64 "$IC_DEV") bytes"
+    info "controller $IC_CTRL ($(cat "${ctrls[0]}/address"))"
+    for d in "${IC_DEVS[@]}"; do
+        info "namespace $(cat "/sys/block/$(basename "$d")/nsid"): $d, $(blockdev --getsize64 "$d") bytes"
+    done
 }
 
 # nvme list shows the namespace with a non-zero size.
@@ -390,6 +405,8 @@ ic_hot_add() {
     done
     [[ -n $new ]] || fail "no new namespace of $IC_NQN appeared within 30 s of target_add_ns"
     IC_EXTRA_DEVS+=("$new")
+    # The namespace stays: the next connect must find it too.
+    IC_NAMESPACES=$((IC_NAMESPACES + 1))
     bytes=$(blockdev --getsize64 "$new")
     info "new namespace $new, $bytes bytes"
     [[ -z $IC_HOTADD_BYTES ]] || ((bytes == IC_HOTADD_BYTES)) ||
@@ -407,13 +424,13 @@ ic_disconnect() {
     echo "$out"
     IC_CONNECTED=0
     grep -Eq "disconnected [1-9]" <<<"$out" || fail "nvme disconnect did not disconnect a controller"
-    for d in $IC_DEV "${IC_EXTRA_DEVS[@]}"; do
+    for d in "${IC_DEVS[@]}" "${IC_EXTRA_DEVS[@]}"; do
         wait_for 20 "$d to go away" test ! -e "$d"
     done
     [[ -z $(ic_ctrls_of "$IC_NQN") ]] ||
         fail "controller(s) $(ic_ctrls_of "$IC_NQN" | xargs) for $IC_NQN still present after disconnect"
     [[ -z $IC_CTRL ]] || wait_for 20 "$IC_CTRL to go away" test ! -e "$IC_CTRL"
-    IC_DEV='' IC_CTRL='' IC_EXTRA_DEVS=()
+    IC_DEV='' IC_CTRL='' IC_DEVS=() IC_EXTRA_DEVS=()
     return 0
 }
 
@@ -428,18 +445,26 @@ ic_digest_cycle() {
 }
 
 # ic_connect_refused NQN HOSTNQN: nvme connect must fail and leave no
-# controller for NQN. Prints the error output (for the caller to grep).
+# controller for NQN. IC_REFUSED_OUT is its error output (for the caller to grep).
 ic_connect_refused() {
-    local nqn=$1 hostnqn=$2 out rc=0
-    out=$(timeout 60 nvme connect -t tcp -a "$IC_TRADDR" -s "$IC_TRSVCID" -n "$nqn" -q "$hostnqn" 2>&1) || rc=$?
+    local nqn=$1 hostnqn=$2 rc=0
+    echo "+ nvme connect -n $nqn -q $hostnqn (must be refused)"
+    IC_REFUSED_OUT=$(timeout 60 nvme connect -t tcp -a "$IC_TRADDR" -s "$IC_TRSVCID" -n "$nqn" \
+        -q "$hostnqn" 2>&1) || rc=$?
     ((rc != 124)) || fail "nvme connect to $nqn as $hostnqn hung"
     if ((rc == 0)); then
         timeout 30 nvme disconnect -n "$nqn" >/dev/null 2>&1 || true
         fail "nvme connect to $nqn as $hostnqn succeeded, expected a refusal"
     fi
     [[ -z $(ic_ctrls_of "$nqn") ]] || fail "a controller for $nqn exists after a refused connect"
-    echo "$out"
+    info "refused (exit $rc): $IC_REFUSED_OUT"
 }
+
+# ic_dmesg_mark: remember the kernel log's length; ic_dmesg_since prints
+# what was logged after the mark (e.g. the initiator's reconnect messages).
+IC_DMESG_MARK=0
+ic_dmesg_mark() { IC_DMESG_MARK=$(dmesg | wc -l); }
+ic_dmesg_since() { dmesg | tail -n +$((IC_DMESG_MARK + 1)); }
 
 # Best-effort cleanup after a failure (never fails itself).
 ic_cleanup() {
@@ -448,7 +473,11 @@ ic_cleanup() {
         timeout 30 nvme disconnect -n "$IC_NQN" >/dev/null 2>&1 || true
         IC_CONNECTED=0
     fi
-    if ((IC_TARGET_UP)) && declare -F target_teardown >/dev/null; then
+    if ((IC_TARGET_UP)) && declare -F target_cleanup >/dev/null; then
+        echo "cleanup: target_cleanup"
+        IC_TARGET_UP=0
+        target_cleanup || true
+    elif ((IC_TARGET_UP)) && declare -F target_teardown >/dev/null; then
         echo "cleanup: target_teardown"
         IC_TARGET_UP=0
         (target_teardown) || true
