@@ -204,13 +204,18 @@ static void qp_init_on_pg(void *arg)
 	nvmf_qpair_init(&a->fq->qp, &g_fake, a->pg, &g_addr, "127.0.0.1", 50000);
 }
 
+/* Every fake qpair made, freed once the app has stopped. */
+static struct fake_qpair *g_qpairs[64];
+static unsigned g_num_qpairs;
+
 static struct fake_qpair *new_qpair(uint32_t pg_index)
 {
 	struct fake_qpair *fq = calloc(1, sizeof(*fq));
 	struct qp_init_arg a = {fq, g_nvmf.pgs[pg_index % g_nvmf.num_pgs]};
 
-	if (!fq)
+	if (!fq || g_num_qpairs == sizeof(g_qpairs) / sizeof(g_qpairs[0]))
 		abort();
+	g_qpairs[g_num_qpairs++] = fq;
 	fq->index = pg_index;
 	CHK(h_call_on_thread(a.pg->thread, qp_init_on_pg, &a));
 	return fq;
@@ -986,6 +991,8 @@ static void test_core(void **state)
 		H_SKIP("needs 2 CPUs");
 	assert_true(h_app_opts(&o, 2));
 	assert_int_equal(h_app_run(&o, body, NULL), 0);
+	while (g_num_qpairs)
+		free(g_qpairs[--g_num_qpairs]);
 	h_assert_no_failures();
 }
 
