@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,71 @@ bool tgtd_alive(struct tgtd *t)
 		return false;
 	}
 	return true;
+}
+
+int tgtd_rpc(const struct tgtd *t, char *out, size_t out_len, const char *method, ...)
+{
+	const char *top = getenv("top_builddir");
+	char ctl[512];
+	char *argv[32];
+	int argc = 0, fds[2], st;
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	va_list ap;
+	size_t got = 0;
+
+	snprintf(ctl, sizeof(ctl), "%s/tools/reactorctl", top ? top : ".");
+	argv[argc++] = ctl;
+	argv[argc++] = (char *)"-s";
+	argv[argc++] = (char *)t->sock;
+	argv[argc++] = (char *)"-t";
+	argv[argc++] = (char *)"20";
+	argv[argc++] = (char *)method;
+	va_start(ap, method);
+	for (const char *a; argc < 31 && (a = va_arg(ap, const char *)) != NULL;)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	if (pipe(fds) != 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
+	posix_spawn_file_actions_addclose(&fa, fds[0]);
+	int rc = posix_spawn(&pid, ctl, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	if (rc != 0) {
+		close(fds[0]);
+		tap_diag("spawn %s: %s", ctl, strerror(rc));
+		return -1;
+	}
+	for (;;) {	/* reactorctl bounds itself with -t */
+		ssize_t n = read(fds[0], out + got, got + 1 < out_len ? out_len - got - 1 : 0);
+		if (n <= 0) {
+			char sink[256];
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n == 0 || got + 1 >= out_len) {
+				while (read(fds[0], sink, sizeof(sink)) > 0)
+					;
+				break;
+			}
+			break;
+		}
+		got += (size_t)n;
+	}
+	if (out_len) {
+		out[got < out_len ? got : out_len - 1] = 0;
+		/* One line, for TAP messages. */
+		for (char *c = out; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+	}
+	close(fds[0]);
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 void tgtd_diag_log(const struct tgtd *t, int lines)

@@ -9,6 +9,7 @@
 #define TESTS_NVMF_TGTD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -40,6 +41,11 @@ bool tgtd_alive(struct tgtd *t);
 /* SIGTERM, bounded wait. 0 when it exited 0 and the log has no sanitizer
  * report; -1 otherwise (diagnostics printed). Removes the directory. */
 int tgtd_stop(struct tgtd *t);
+/* Calls a JSON-RPC method with tools/reactorctl (args: NAME=VALUE strings,
+ * NULL-terminated); its standard output (the result) in out. Returns the
+ * exit status (0 success), -1 when reactorctl cannot run. */
+int tgtd_rpc(const struct tgtd *t, char *out, size_t out_len, const char *method, ...)
+	__attribute__((sentinel));
 /* The last lines of the daemon's log as TAP diagnostics. */
 void tgtd_diag_log(const struct tgtd *t, int lines);
 

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * nvmf-tgtd's controller behaviour over real TCP: the discovery controller
+ * and its log page (filtered by host), several I/O queues of one
+ * controller, a namespace added and removed through JSON-RPC while a host
+ * is connected (Asynchronous Event, Changed Namespace List, I/O to the new
+ * namespace), controller reset (CC.EN = 0 ends the I/O queues) and shutdown
+ * notification (CC.SHN, CSTS.SHST).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "host.h"
+#include "tap.h"
+#include "tgtd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NSID 1
+
+static struct tgtd g_tgtd;
+
+static void base_opts(struct host_opts *o)
+{
+	host_opts_init(o);
+	o->port = g_tgtd.port;
+	o->subnqn = TGTD_NQN_OPEN;
+}
+
+static void fill(uint8_t *buf, size_t len, unsigned seed)
+{
+	uint32_t x = seed * 2654435761u + 7;
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(x >> 16);
+	}
+}
+
+/* ---- discovery ----------------------------------------------------------------- */
+
+/* A fixed-size ASCII field equals `want` once trailing spaces (SPDK pads
+ * with spaces) or NULs (Linux) are dropped. */
+static bool field_is(const char *field, size_t size, const char *want)
+{
+	size_t n = size;
+
+	while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\0'))
+		n--;
+	return n == strlen(want) && memcmp(field, want, n) == 0;
+}
+
+/* The discovery log as `hostnqn` sees it; which of the two subsystems it
+ * lists, with this listener's address. */
+static bool discovery_lists(const char *hostnqn, bool *open_listed, bool *closed_listed,
+			    char *err, size_t err_len)
+{
+	struct host_opts o;
+	struct host h;
+	uint32_t len = 8192;
+	uint8_t *log = calloc(1, len);
+	struct nvme_id_ctrlr *id = calloc(1, sizeof(*id));
+	char port[16];
+	bool ok = false;
+
+	*open_listed = *closed_listed = false;
+	base_opts(&o);
+	o.subnqn = NVME_DISCOVERY_NQN;
+	o.hostnqn = hostnqn;
+	snprintf(port, sizeof(port), "%u", g_tgtd.port);
+	if (host_open_admin(&h, &o) != 0 || host_enable(&h) != 0 ||
+	    host_identify(&h, NVME_CNS_CTRLR, 0, id, NULL) != 0 ||
+	    host_get_log(&h, NVME_LOG_DISCOVERY, 0, log, len, NULL) != 0) {
+		snprintf(err, err_len, "%s", h.err);
+		goto out;
+	}
+	if (id->cntrltype != NVME_CNTRLTYPE_DISCOVERY) {
+		snprintf(err, err_len, "CNTRLTYPE %u, not a discovery controller", id->cntrltype);
+		goto out;
+	}
+	uint64_t numrec = nvme_get_le64(log + offsetof(struct nvme_discovery_log_hdr, numrec));
+	if (getenv("NVMF_TEST_VERBOSE"))
+		tap_diag("discovery log: GENCTR %llu NUMREC %llu",
+			 (unsigned long long)nvme_get_le64(log), (unsigned long long)numrec);
+	for (uint64_t i = 0; i < numrec && (i + 2) * 1024 <= len; i++) {
+		const struct nvme_discovery_log_entry *e =
+			(const void *)(log + (i + 1) * 1024);
+		bool here = e->trtype == NVME_TRTYPE_TCP && e->adrfam == NVME_ADRFAM_IPV4 &&
+			    field_is(e->traddr, sizeof(e->traddr), "127.0.0.1") &&
+			    field_is(e->trsvcid, sizeof(e->trsvcid), port) &&
+			    e->subtype == NVME_DISC_SUBTYPE_NVME;
+		if (getenv("NVMF_TEST_VERBOSE"))
+			tap_diag("entry %llu: trtype %u adrfam %u subtype %u %.32s:%.32s %.64s",
+				 (unsigned long long)i, e->trtype, e->adrfam, e->subtype, e->traddr,
+				 e->trsvcid, e->subnqn);
+		if (here && field_is(e->subnqn, sizeof(e->subnqn), TGTD_NQN_OPEN))
+			*open_listed = true;
+		if (here && field_is(e->subnqn, sizeof(e->subnqn), TGTD_NQN_CLOSED))
+			*closed_listed = true;
+	}
+	ok = true;
+out:
+	host_close(&h);
+	free(log);
+	free(id);
+	return ok;
+}
+
+static void test_discovery(void)
+{
+	bool open_listed, closed_listed;
+	char err[256] = "";
+
+	TAP_OK(discovery_lists(NULL, &open_listed, &closed_listed, err, sizeof(err)) &&
+		       open_listed && closed_listed,
+	       "discovery log for the listed host: both subsystems on this port (%d %d) %s",
+	       open_listed, closed_listed, err);
+	TAP_OK(discovery_lists("nqn.2014-08.org.example:stranger", &open_listed, &closed_listed,
+			       err, sizeof(err)) &&
+		       open_listed && !closed_listed,
+	       "discovery log for an unlisted host: only the open subsystem (%d %d) %s",
+	       open_listed, closed_listed, err);
+}
+
+/* ---- several I/O queues ------------------------------------------------------- */
+
+static void test_many_queues(void)
+{
+	enum { NQ = 4, LEN = 16384 };
+	struct host_opts o;
+	struct host a, io[NQ + 1];
+	uint32_t cdw0 = 0;
+	uint8_t *w = malloc(NQ * LEN), *r = malloc(NQ * LEN);
+	int cids[NQ];
+	bool ok;
+
+	base_opts(&o);
+	for (int q = 0; q <= NQ; q++)
+		io[q].fd = -1;
+	if (!TAP_OK(host_open_admin(&a, &o) == 0 && host_enable(&a) == 0 &&
+			    host_set_features(&a, NVME_FEAT_NUMBER_OF_QUEUES,
+					      ((NQ - 1u) << 16) | (NQ - 1u), &cdw0, NULL) == 0 &&
+			    (cdw0 & 0xffff) + 1 >= NQ && (cdw0 >> 16) + 1 >= NQ,
+		    "Number of Queues: %u I/O queues granted %s", (cdw0 & 0xffff) + 1, a.err))
+		goto out;
+	ok = true;
+	for (int q = 0; q < NQ && ok; q++) {
+		ok = host_open_io(&io[q], &o, (uint16_t)(q + 1), a.cntlid) == 0;
+		if (!ok)
+			tap_diag("qid %d: %s", q + 1, io[q].err);
+	}
+	if (!TAP_OK(ok, "%d I/O queues of controller %#x connected", NQ, a.cntlid))
+		goto out;
+	fill(w, NQ * LEN, 20);
+	for (int q = 0; q < NQ && ok; q++) {
+		struct nvme_sqe sqe = { .opc = NVME_OPC_WRITE, .nsid = NSID,
+					.cdw10 = 2048u + (uint32_t)q * (LEN / 512), .cdw12 = LEN / 512 - 1 };
+		cids[q] = host_submit(&io[q], &sqe, w + q * LEN, LEN, NULL, 0);
+		ok = cids[q] >= 0;
+	}
+	for (int q = 0; q < NQ && ok; q++) {
+		struct nvme_cqe cqe;
+		ok = host_wait(&io[q], (uint16_t)cids[q], &cqe) == 0 && cqe.status == 0;
+	}
+	TAP_OK(ok, "a write in flight on each of the %d queues at once", NQ);
+	/* Each queue reads what the next one wrote. */
+	ok = true;
+	for (int q = 0; q < NQ && ok; q++) {
+		int from = (q + 1) % NQ;
+		ok = host_read(&io[q], NSID, 2048u + (uint32_t)from * (LEN / 512), LEN / 512,
+			       r + from * LEN, LEN, NULL) == 0;
+	}
+	TAP_OK(ok && memcmp(w, r, NQ * LEN) == 0, "each queue reads back another queue's data");
+	{
+		uint16_t st = 0;
+		struct host dup;
+		int rc = host_tcp_connect(&dup, &o) == 0 && host_ic(&dup) == 0 ? 0 : -1;
+		dup.icd_max = 4096;
+		if (rc == 0)
+			rc = host_fabrics_connect(&dup, 1, a.cntlid, &st, NULL);
+		TAP_OK((rc == 0 && st != 0) || (rc != 0 && dup.fd >= 0 && host_wait_closed(&dup, 100) == 0),
+		       "a second Connect of QID 1 is refused (%s) %s",
+		       rc == 0 ? host_fabrics_status_str(st) : "connection ended", dup.err);
+		host_close(&dup);
+	}
+out:
+	for (int q = 0; q <= NQ; q++)
+		host_close(&io[q]);
+	host_close(&a);
+	free(w);
+	free(r);
+}
+
+/* ---- namespace hot add / remove through RPC ------------------------------------ */
+
+static int submit_aer(struct host *a)
+{
+	struct nvme_sqe sqe = { .opc = NVME_OPC_ASYNC_EVENT_REQUEST };
+	return host_submit(a, &sqe, NULL, 0, NULL, 0);
+}
+
+static bool ns_list_has(struct host *a, uint32_t nsid)
+{
+	uint8_t *buf = calloc(1, 4096);
+	bool found = false;
+
+	if (host_identify(a, NVME_CNS_ACTIVE_NS_LIST, 0, buf, NULL) == 0)
+		for (int i = 0; i < 1024 && nvme_get_le32(buf + 4 * i); i++)
+			found = found || nvme_get_le32(buf + 4 * i) == nsid;
+	free(buf);
+	return found;
+}
+
+static void test_ns_hotplug(void)
+{
+	struct host_opts o;
+	struct host a, io;
+	struct nvme_cqe cqe;
+	char out[4096];
+	uint8_t *buf = calloc(1, 8192);
+	const uint32_t expect_dw0 = 0x2u | (0x00u << 8) | ((uint32_t)NVME_LOG_CHANGED_NS_LIST << 16);
+	int cid, rc;
+
+	base_opts(&o);
+	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "hot plug: connected")) {
+		tap_diag("%s", a.err);
+		goto out;
+	}
+	TAP_OK(host_set_features(&a, NVME_FEAT_ASYNC_EVENT_CONFIG, 1u << 8, NULL, NULL) == 0,
+	       "Async Event Configuration: Namespace Attribute Notices on %s", a.err);
+	cid = submit_aer(&a);
+	rc = tgtd_rpc(&g_tgtd, out, sizeof(out), "bdev_malloc_create", "name=HotMalloc",
+		      "num_blocks=4096", "block_size=512", NULL);
+	TAP_OK(rc == 0, "RPC bdev_malloc_create HotMalloc (%d: %.200s)", rc, out);
+	rc = tgtd_rpc(&g_tgtd, out, sizeof(out), "nvmf_subsystem_add_ns", "nqn=" TGTD_NQN_OPEN,
+		      "namespace.bdev_name=HotMalloc", "namespace.nsid=2", NULL);
+	TAP_OK(rc == 0, "RPC nvmf_subsystem_add_ns nsid 2 (%d: %.200s)", rc, out);
+	memset(&cqe, 0, sizeof(cqe));
+	TAP_OK(cid >= 0 && host_wait(&a, (uint16_t)cid, &cqe) == 0 && cqe.status == 0 &&
+		       cqe.cdw0 == expect_dw0,
+	       "AER completes: Notice, Namespace Attribute Changed, log 04h (DW0 %#x) %s", cqe.cdw0,
+	       a.err);
+	memset(buf, 0, 4096);
+	TAP_OK(host_get_log(&a, NVME_LOG_CHANGED_NS_LIST, 0, buf, 4096, NULL) == 0 &&
+		       nvme_get_le32(buf) == 2 && nvme_get_le32(buf + 4) == 0,
+	       "Changed Namespace List log: {2} (%u, %u) %s", nvme_get_le32(buf),
+	       nvme_get_le32(buf + 4), a.err);
+	TAP_OK(ns_list_has(&a, 2), "namespace 2 is in the active namespace list");
+	{
+		uint8_t *w = malloc(8192);
+		fill(w, 8192, 30);
+		TAP_OK(host_write(&io, 2, 10, 16, w, 8192, NULL) == 0 &&
+			       host_read(&io, 2, 10, 16, buf, 8192, NULL) == 0 &&
+			       memcmp(w, buf, 8192) == 0,
+		       "the connected I/O queue writes and reads namespace 2 %s", io.err);
+		free(w);
+	}
+
+	cid = submit_aer(&a);
+	rc = tgtd_rpc(&g_tgtd, out, sizeof(out), "nvmf_subsystem_remove_ns", "nqn=" TGTD_NQN_OPEN,
+		      "nsid=2", NULL);
+	TAP_OK(rc == 0, "RPC nvmf_subsystem_remove_ns nsid 2 (%d: %.200s)", rc, out);
+	memset(&cqe, 0, sizeof(cqe));
+	TAP_OK(cid >= 0 && host_wait(&a, (uint16_t)cid, &cqe) == 0 && cqe.status == 0 &&
+		       cqe.cdw0 == expect_dw0,
+	       "AER completes again on removal (DW0 %#x) %s", cqe.cdw0, a.err);
+	TAP_OK(!ns_list_has(&a, 2), "namespace 2 left the active namespace list");
+	uint16_t st = 0;
+	TAP_OK(host_read(&io, 2, 10, 16, buf, 8192, &st) == 0 &&
+		       nvme_status_sc(st) == NVME_SC_INVALID_NAMESPACE_OR_FORMAT,
+	       "a read of the removed namespace: Invalid Namespace or Format (%s)",
+	       host_status_str(st));
+	TAP_OK(host_read(&io, NSID, 0, 16, buf, 8192, NULL) == 0,
+	       "namespace 1 still reads %s", io.err);
+	rc = tgtd_rpc(&g_tgtd, out, sizeof(out), "bdev_malloc_delete", "name=HotMalloc", NULL);
+	TAP_OK(rc == 0, "RPC bdev_malloc_delete HotMalloc (%d: %.200s)", rc, out);
+out:
+	host_close(&io);
+	host_close(&a);
+	free(buf);
+}
+
+/* ---- reset and shutdown ---------------------------------------------------------- */
+
+static bool wait_csts(struct host *a, uint32_t mask, uint32_t want, uint64_t *csts)
+{
+	for (int i = 0; i < 500; i++) {
+		if (host_prop_get(a, NVME_PROP_CSTS, false, csts, NULL) != 0)
+			return false;
+		if ((*csts & mask) == want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void test_reset_shutdown(void)
+{
+	struct host_opts o;
+	struct host a, io;
+	uint64_t csts = 0, cc = 0;
+	uint8_t *buf = malloc(4096);
+
+	base_opts(&o);
+	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "reset: connected")) {
+		tap_diag("%s", a.err);
+		goto out;
+	}
+	TAP_OK(host_prop_get(&a, NVME_PROP_CC, false, &cc, NULL) == 0 &&
+		       host_prop_set(&a, NVME_PROP_CC, false, cc & ~(uint64_t)NVME_CC_EN, NULL) == 0 &&
+		       wait_csts(&a, NVME_CSTS_RDY, 0, &csts),
+	       "CC.EN = 0: CSTS.RDY goes to 0 (CSTS %#llx) %s", (unsigned long long)csts, a.err);
+	TAP_OK(host_wait_closed(&io, 5000) == 0, "the reset ends the I/O queue's connection");
+	host_close(&io);
+	TAP_OK(host_enable(&a) == 0, "CC.EN = 1 again: ready %s", a.err);
+	TAP_OK(host_open_io(&io, &o, 1, a.cntlid) == 0 &&
+		       host_read(&io, NSID, 0, 8, buf, 4096, NULL) == 0,
+	       "a new I/O queue 1 of the same controller reads %s", io.err);
+	TAP_OK(host_prop_get(&a, NVME_PROP_CC, false, &cc, NULL) == 0 &&
+		       host_prop_set(&a, NVME_PROP_CC, false, cc | (1u << NVME_CC_SHN_SHIFT), NULL) == 0 &&
+		       wait_csts(&a, NVME_CSTS_SHST_MASK, NVME_CSTS_SHST_COMPLETE, &csts),
+	       "CC.SHN = normal shutdown: CSTS.SHST complete (CSTS %#llx) %s",
+	       (unsigned long long)csts, a.err);
+	{
+		uint64_t v = 0;
+		uint16_t st = 0;
+		TAP_OK(host_prop_get(&a, 0x1000, false, &v, &st) == 0 && st != 0 &&
+			       nvme_status_sc(st) == NVME_SC_INVALID_FIELD,
+		       "Property Get of an unknown offset: Invalid Field (%s)", host_status_str(st));
+	}
+out:
+	host_close(&io);
+	host_close(&a);
+	free(buf);
+}
+
+int main(void)
+{
+	char ctl[512];
+	const char *top = getenv("top_builddir");
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!tgtd_path())
+		tap_skip_all("daemon/nvmf-tgtd is not built (make daemon/nvmf-tgtd)");
+	snprintf(ctl, sizeof(ctl), "%s/tools/reactorctl", top ? top : ".");
+	tap_watchdog(240);
+	if (tgtd_start(&g_tgtd, 0) != 0)
+		tap_bail("nvmf-tgtd did not start with the generated config");
+	tap_diag("nvmf-tgtd pid %d on 127.0.0.1:%u", (int)g_tgtd.pid, g_tgtd.port);
+
+	test_discovery();
+	test_many_queues();
+	if (access(ctl, X_OK) == 0)
+		test_ns_hotplug();
+	else
+		tap_skip("tools/reactorctl is not built", "namespace hot plug through RPC");
+	test_reset_shutdown();
+	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
+	TAP_OK(tgtd_stop(&g_tgtd) == 0, "nvmf-tgtd exits 0 on SIGTERM, no sanitizer report");
+	return tap_done();
+}
