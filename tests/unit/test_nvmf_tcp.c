@@ -1008,6 +1008,21 @@ static void body_malformed(void *arg H_UNUSED)
 		host_expect_term(&h, NVME_TCP_FES_DATA_LIMIT_EXCEEDED, 0, p, n, "in-capsule over limit");
 	}
 	host_close(&h);
+	/* The admin queue takes 8 KiB in the capsule, not more. */
+	if (mal_open(&h, true, false, false) && host_connect(&h, 0, 31, 0)) {
+		static uint8_t d[2 * ICD + 16];
+
+		fill(d, sizeof(d), 5);
+		written_reset();
+		H_CHECK_INT(host_write_icd(&h, d, 2 * ICD, false), ==, 0);
+		H_CHECK(written_is(d, 2 * ICD));
+		sqe_init(&s, NVME_OPC_WRITE, 9, true, 2 * ICD + 16);
+		n = nvme_tcp_build_capsule_cmd(p, &s, 2 * ICD + 16, false, false, 0);
+		host_send(&h, p, n);
+		host_send(&h, d, sizeof(d));
+		host_expect_term(&h, NVME_TCP_FES_DATA_LIMIT_EXCEEDED, 0, p, n, "admin in-capsule over 8 KiB");
+	}
+	host_close(&h);
 	/* H2CData: wrong TTAG, wrong CCCID, out of range, over MAXH2CDATA. */
 	for (int k = 0; k < 4; k++) {
 		static uint8_t d[8192];

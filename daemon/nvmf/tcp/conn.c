@@ -484,7 +484,7 @@ static void icreq_handle(struct tcp_conn *c)
 	c->rx.ddgst = c->ddgst;
 	c->rx.rx_pda = 0;	/* CPDA 0: we take data at any offset */
 	c->rx.max_h2c_data = NVMF_TCP_MAX_H2C_DATA;
-	c->rx.max_icd = tt->base.opts.in_capsule_data_size;
+	c->rx.max_icd = tt->admin_icd;
 	c->state = CONN_RUNNING;
 
 	len = nvme_tcp_build_icresp(c->ic_hdr, 0, c->hdgst, c->ddgst, NVMF_TCP_MAX_H2C_DATA);
@@ -674,6 +674,9 @@ static bool rx_parse(struct tcp_conn *c)
 
 		switch (c->rx_state) {
 		case RX_CH:
+			/* The admin queue's in-capsule limit until Connect made this an I/O queue. */
+			c->rx.max_icd = c->qpair.qid ? c->tt->base.opts.in_capsule_data_size
+						     : c->tt->admin_icd;
 			rc = nvme_tcp_parse_ch(&c->rx, p, avail, &c->pdu, &err);
 			if (rc > 0)
 				return true;

@@ -15,6 +15,10 @@
 
 /* MAXH2CDATA we advertise in the ICResp (a multiple of 4, >= 4096). */
 #define NVMF_TCP_MAX_H2C_DATA (128u * 1024u)
+/* In-capsule data the admin queue takes whatever in_capsule_data_size says:
+ * Linux hosts send admin commands with up to 8 KiB in the capsule (SPDK
+ * accepts the same). */
+#define NVMF_TCP_ADMIN_ICD 8192u
 /* Largest C2HData PDU we send (we also split at io_unit_size). */
 #define NVMF_TCP_MAX_C2H_DATA (128u * 1024u)
 
@@ -30,7 +34,8 @@ struct nvmf_tcp_transport {
 	struct reactor_sock_group *acceptor;	/* app thread */
 	TAILQ_HEAD(, nvmf_tcp_listener) listeners;
 	uint32_t max_depth;		/* max(max_queue_depth, max_aq_depth) */
-	uint32_t buf_size;		/* data buffer per request: max(max_io_size, icd) */
+	uint32_t buf_size;		/* data buffer per request: max(max_io_size, admin_icd) */
+	uint32_t admin_icd;		/* max(in_capsule_data_size, NVMF_TCP_ADMIN_ICD) */
 	uint32_t c2h_chunk;		/* bytes per C2HData PDU */
 	uint32_t c2h_max_pdus;		/* C2HData PDUs per request at most */
 };

@@ -74,9 +74,9 @@ static struct nvmf_transport *tcp_create(const struct nvmf_transport_opts *opts)
 	TAILQ_INIT(&tt->listeners);
 	tt->max_depth = opts->max_queue_depth > opts->max_aq_depth ? opts->max_queue_depth
 								     : opts->max_aq_depth;
-	tt->buf_size = opts->max_io_size;
-	if (tt->buf_size < opts->in_capsule_data_size)
-		tt->buf_size = opts->in_capsule_data_size;
+	tt->admin_icd = opts->in_capsule_data_size > NVMF_TCP_ADMIN_ICD ? opts->in_capsule_data_size
+									 : NVMF_TCP_ADMIN_ICD;
+	tt->buf_size = opts->max_io_size > tt->admin_icd ? opts->max_io_size : tt->admin_icd;
 	/* One C2HData PDU per data buffer (so a PDU never straddles two). */
 	tt->c2h_chunk = opts->io_unit_size < NVMF_TCP_MAX_C2H_DATA ? opts->io_unit_size
 								      : NVMF_TCP_MAX_C2H_DATA;
