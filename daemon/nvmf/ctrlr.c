@@ -585,7 +585,7 @@ static void connect_admin(struct nvmf_request *req, struct nvmf_subsystem *s,
 	atomic_init(&ctrlr->last_activity_ticks, ctrlr->start_ticks);
 
 	pthread_mutex_lock(&s->ctrlr_lock);
-	if (!s->deleting && !g_nvmf.stopping)
+	if (!s->deleting)
 		ctrlr->cntlid = alloc_cntlid(s);
 	if (ctrlr->cntlid)
 		TAILQ_INSERT_TAIL(&s->ctrlrs, ctrlr, link);
@@ -641,8 +641,9 @@ static void connect_io(struct nvmf_request *req, struct nvmf_subsystem *s, const
 	} else if (!(ctrlr->cc & NVME_CC_EN) || !(ctrlr->csts & NVME_CSTS_RDY)) {
 		why = "the controller is not enabled (CC.EN / CSTS.RDY)";
 		ipo = SQE_OFFSET(qid);
-	} else if (qid >= ctrlr->max_qpairs) {
-		why = "queue ID above the number of queues";
+	} else if (qid >= ctrlr->max_qpairs ||
+		   qid > __atomic_load_n(&ctrlr->num_io_queues, __ATOMIC_RELAXED)) {
+		why = "queue ID above the number of queues granted";
 		status = nvme_status(NVME_SCT_COMMAND_SPECIFIC, NVME_SC_INVALID_QUEUE_IDENTIFIER, 1);
 	} else if (ctrlr->io_qpairs[qid]) {
 		why = "queue ID already connected";
@@ -680,7 +681,7 @@ static void fabrics_connect(struct nvmf_request *req)
 	struct nvme_connect_data data;
 	struct nvmf_subsystem *s;
 	uint16_t qid = cmd->qid, sqsize = cmd->sqsize;
-	bool host_ok;
+	bool host_ok, stopping;
 
 	if (qpair->state != NVMF_QPAIR_CONNECTING) {
 		nvmf_request_complete_status(req, nvme_status(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR, 1));
@@ -717,7 +718,13 @@ static void fabrics_connect(struct nvmf_request *req)
 				  !nvmf_subsystem_listener_allowed(s, &qpair->listen_addr))))
 		s = NULL;
 	host_ok = s && nvmf_subsystem_host_allowed(s, data.hostnqn);
+	stopping = g_nvmf.stopping;
 	pthread_mutex_unlock(&g_nvmf.lock);
+	if (stopping) {
+		nvmf_request_complete_status(req, nvme_status(NVME_SCT_COMMAND_SPECIFIC,
+							      NVME_SC_CONNECT_CONTROLLER_BUSY, 1));
+		return;
+	}
 	if (!s) {
 		REACTOR_ERRLOG("Connect from %s (%s:%u): no subsystem %s on %s:%s", data.hostnqn, qpair->peer_addr,
 			       qpair->peer_port, data.subnqn, qpair->listen_addr.traddr, qpair->listen_addr.trsvcid);

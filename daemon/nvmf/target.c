@@ -240,7 +240,9 @@ void nvmf_tgt_init(void (*cb)(void *ctx, int rc), void *ctx)
 		cb(ctx, -EALREADY);
 		return;
 	}
+	pthread_mutex_lock(&g_nvmf.lock);
 	g_nvmf.stopping = false;
+	pthread_mutex_unlock(&g_nvmf.lock);
 	disc = nvmf_subsystem_create(NVME_DISCOVERY_NQN, NVMF_SUBTYPE_DISCOVERY, 0, &rc);
 	if (!disc) {
 		REACTOR_ERRLOG("cannot create the discovery subsystem: %s", strerror(-rc));
@@ -541,7 +543,9 @@ void nvmf_tgt_fini(void (*cb)(void *ctx), void *ctx)
 	}
 	c->cb = cb;
 	c->ctx = ctx;
+	pthread_mutex_lock(&g_nvmf.lock);
 	g_nvmf.stopping = true;
+	pthread_mutex_unlock(&g_nvmf.lock);
 	/* No new connections from here on. */
 	TAILQ_FOREACH(s, &g_nvmf.subsystems, link) {
 		struct nvmf_subsystem_listener *l;

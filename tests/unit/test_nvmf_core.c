@@ -490,6 +490,7 @@ static void test_connect_admin(void)
 static void test_connect_io(void)
 {
 	struct fake_qpair *admin = new_qpair(0), *io = new_qpair(1), *io2 = new_qpair(1);
+	struct fake_req *fr;
 	uint32_t cdw0 = 0;
 	uint16_t cntlid;
 	uint64_t cc = CC_ENABLE;
@@ -508,6 +509,14 @@ static void test_connect_io(void)
 			 ST(1, NVME_SC_CONNECT_INVALID_PARAMETERS) | NVME_STATUS_DNR);
 	REQ_EQ(cdw0, (1u << 16) | 0u);
 	REQ_EQ(connect(io, MAX_QPAIRS, 15, cntlid, SUBNQN, HOST1, 7, 0, 0, &cdw0),
+			 ST(1, NVME_SC_INVALID_QUEUE_IDENTIFIER) | NVME_STATUS_DNR);
+	/* Set Features Number of Queues grants 2: queue 3 is refused. */
+	fr = new_req(admin, NVME_OPC_SET_FEATURES);
+	fr->req.cmd.cdw10 = NVME_FEAT_NUMBER_OF_QUEUES;
+	fr->req.cmd.cdw11 = 1u | (1u << 16);
+	REQ_EQ(run(fr), 0);
+	free(fr);
+	REQ_EQ(connect(io, 3, 15, cntlid, SUBNQN, HOST1, 7, 0, 0, &cdw0),
 			 ST(1, NVME_SC_INVALID_QUEUE_IDENTIFIER) | NVME_STATUS_DNR);
 	REQ_EQ(connect(io, 1, MAX_QD, cntlid, SUBNQN, HOST1, 7, 0, 0, &cdw0),
 			 ST(1, NVME_SC_CONNECT_INVALID_PARAMETERS) | NVME_STATUS_DNR);
