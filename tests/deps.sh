@@ -4,7 +4,8 @@
 set -euo pipefail
 PKGS=(build-essential autoconf automake libtool pkg-config clang libclang-rt-14-dev
       libcmocka-dev libjansson-dev liburing-dev libaio-dev libisal-dev libsystemd-dev abigail-tools binutils rsync jq
-      tshark)
+      tshark
+      systemd shellcheck debhelper lintian rpm)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
