@@ -182,6 +182,7 @@ static void features_init(struct nvmf_ctrlr *ctrlr)
 	ctrlr->temp_under_threshold = 0;
 	ctrlr->error_recovery = 0;
 	ctrlr->volatile_wc = true;
+	ctrlr->write_atomicity_dn = false;
 	/* Optional notices on by default, as nvmet does; the host usually sets AEC itself. */
 	ctrlr->aec = supported_aec(ctrlr) & ~AEC_CRITICAL_WARNINGS;
 }
@@ -738,6 +739,7 @@ static bool feature_supported(const struct nvmf_ctrlr *ctrlr, uint8_t fid)
 	case NVME_FEAT_ERROR_RECOVERY:
 	case NVME_FEAT_VOLATILE_WRITE_CACHE:
 	case NVME_FEAT_NUMBER_OF_QUEUES:
+	case NVME_FEAT_WRITE_ATOMICITY:
 	case NVME_FEAT_ASYNC_EVENT_CONFIG:
 	case NVME_FEAT_KEEP_ALIVE_TIMER:
 	case NVME_FEAT_HOST_IDENTIFIER:
@@ -811,6 +813,9 @@ static enum admin_rc get_features(struct nvmf_request *req)
 			dw0 = queues_dw0(ctrlr->num_io_queues, ctrlr->num_io_queues);
 		else
 			dw0 = queues_dw0(max_io_queues(ctrlr), max_io_queues(ctrlr));
+		break;
+	case NVME_FEAT_WRITE_ATOMICITY:
+		dw0 = current ? ctrlr->write_atomicity_dn : 0;
 		break;
 	case NVME_FEAT_ASYNC_EVENT_CONFIG:
 		dw0 = current ? ctrlr->aec : supported_aec(ctrlr) & ~AEC_CRITICAL_WARNINGS;
@@ -891,6 +896,10 @@ static enum admin_rc set_features(struct nvmf_request *req)
 		break;
 	case NVME_FEAT_NUMBER_OF_QUEUES:
 		return set_number_of_queues(req, cdw11);
+	case NVME_FEAT_WRITE_ATOMICITY:
+		/* AWUN is 0 (one block): the host may only disable what is not there. */
+		ctrlr->write_atomicity_dn = cdw11 & 1u;
+		break;
 	case NVME_FEAT_ASYNC_EVENT_CONFIG:
 		if (cdw11 & ~supported_aec(ctrlr))
 			return invalid_field(req);

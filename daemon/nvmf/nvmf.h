@@ -234,6 +234,7 @@ struct nvmf_ctrlr {
 	bool aen_masked_discovery;		/* discovery AEN sent, not yet cleared by log page 70h */
 	bool features_ready;			/* feature defaults applied (first admin command) */
 	uint32_t temp_under_threshold;		/* kelvin; temp_threshold is the over threshold */
+	bool write_atomicity_dn;		/* Write Atomicity Normal feature: DN bit */
 	/* ctrlr.c: connected I/O queues; CC.EN 1->0 / shutdown waits for 0 (reset_poller). */
 	atomic_uint num_io_qpairs;
 	struct reactor_poller *reset_poller;

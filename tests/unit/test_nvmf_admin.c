@@ -859,6 +859,12 @@ static void test_features(void **state)
 	assert_int_equal(get_feat(g_fx->ctrlr, NVME_FEAT_VOLATILE_WRITE_CACHE, 0, 0).dw0, 0);
 	assert_int_equal(get_feat(g_fx->ctrlr, NVME_FEAT_VOLATILE_WRITE_CACHE, 1, 0).dw0, 1);
 
+	/* Write Atomicity Normal: the DN bit is kept. */
+	assert_int_equal(get_feat(g_fx->ctrlr, NVME_FEAT_WRITE_ATOMICITY, 0, 0).dw0, 0);
+	assert_int_equal(set_feat(g_fx->ctrlr, NVME_FEAT_WRITE_ATOMICITY, 1, false).status, 0);
+	assert_int_equal(get_feat(g_fx->ctrlr, NVME_FEAT_WRITE_ATOMICITY, 0, 0).dw0, 1);
+	assert_int_equal(get_feat(g_fx->ctrlr, NVME_FEAT_WRITE_ATOMICITY, 1, 0).dw0, 0);
+
 	/* Keep alive: rounded up to the 1 s granularity of KAS. */
 	assert_int_equal(get_feat(g_fx->ctrlr, NVME_FEAT_KEEP_ALIVE_TIMER, 0, 0).dw0, 10000);
 	assert_int_equal(set_feat(g_fx->ctrlr, NVME_FEAT_KEEP_ALIVE_TIMER, 1500, false).status, 0);
