@@ -11,13 +11,13 @@
 # default 10); the target's CPU use while no host is connected (5 s of
 # /proc/PID/stat), the time from exec to its first RPC answer, and its
 # VmRSS. Environment: BENCH_TIME, NVMF_PORT (default 4420), MALLOC_MB
-# (default 256). The build is assumed done (make, make daemon/nvmf-tgtd).
+# (default 64, the size SPDK's examples use). The build is assumed done (make, make daemon/nvmf-tgtd).
 set -u
 
 build=$(cd "${1:-.}" && pwd)
 secs=${BENCH_TIME:-10}
 port=${NVMF_PORT:-4420}
-malloc_mb=${MALLOC_MB:-256}
+malloc_mb=${MALLOC_MB:-64}
 nqn=nqn.2016-06.io.libreactor:bench
 tgt=$build/daemon/nvmf-tgtd
 perf=$build/tools/nvmf-perf/nvmf-perf
@@ -89,6 +89,7 @@ idle_cpu=$(awk -v c="$((c1 - c0))" -v hz="$hz" -v ns="$((w1 - w0))" 'BEGIN { pri
 rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
 
 # ---- workloads ----
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 trid="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$port subnqn:$nqn"
 declare -A iops mibs p99 avg
 run() { # name qd size pattern
@@ -119,6 +120,7 @@ row() { printf "%-34s %-22s %-22s %s\n" "$@"; }
 
 echo
 echo "nvmf-tgtd (-m 0x1) <- nvmf-perf (-m 0x2), ${secs}s per workload, $(nproc) CPUs, $(uname -r)"
+echo "load average before the runs: $load (other processes on these CPUs distort every figure)"
 row "workload" "libreactor" "SPDK v25.09" "ratio"
 row "4K randread QD32  IOPS" "$(kiops "${iops[randread_qd32]}")" "515K" "$(ratio "${iops[randread_qd32]}" 515000)"
 row "4K randread QD32  p99" "${p99[randread_qd32]} us" "130 us" "$(ratio "${p99[randread_qd32]}" 130)"
@@ -132,6 +134,7 @@ row "idle CPU use (no host, 5 s)" "${idle_cpu}%" "100%" "$(ratio "$idle_cpu" 100
 row "exec to RPC ready" "$(awk -v v="$ready" 'BEGIN { printf "%.3f s", v / 1000 }')" "0.29 s" \
 	"$(ratio "$ready" 290)"
 row "RSS (idle, after config)" "$((rss_kb / 1024)) MB" "33 MB" "$(ratio "$rss_kb" $((33 * 1024)))"
+row "RSS without the RAM bdev" "$((rss_kb / 1024 - malloc_mb)) MB" "33 MB" "$(ratio $((rss_kb / 1024 - malloc_mb)) 33)"
 row "RSS (after the runs)" "$((rss_after_kb / 1024)) MB" "" ""
 echo "(ratios: libreactor / SPDK; above 1 is better for IOPS and GB/s, below 1 for latency, CPU, time, RSS."
 echo " The RAM bdev here is ${malloc_mb} MiB of ordinary memory, counted in RSS; SPDK's sits in hugepages.)"
