@@ -682,6 +682,9 @@ static int subsystem_wait_ctrlrs(void *arg)
 	empty = TAILQ_EMPTY(&s->ctrlrs);
 	pthread_mutex_unlock(&s->ctrlr_lock);
 	if (!empty) {
+		/* An admin Connect that passed its check just before the delete
+		 * began may have added one since: destroy it too. */
+		nvmf_subsystem_foreach_ctrlr(s, ctrlr_destroy_on_delete, 0);
 		waited_s = (reactor_get_ticks() - c->start) / reactor_get_ticks_hz();
 		if (waited_s >= SUBSYSTEM_DESTROY_WARN_S && !c->warned) {
 			c->warned = true;
@@ -726,8 +729,11 @@ void nvmf_subsystem_destroy(struct nvmf_subsystem *s, void (*cb)(void *ctx, int 
 	c->start = reactor_get_ticks();
 	while ((l = TAILQ_FIRST(&s->listeners)))
 		nvmf_subsystem_remove_listener(s, &l->addr);
+	/* Under both locks: Connect reads it under either. */
 	pthread_mutex_lock(&g_nvmf.lock);
+	pthread_mutex_lock(&s->ctrlr_lock);
 	s->deleting = true;
+	pthread_mutex_unlock(&s->ctrlr_lock);
 	pthread_mutex_unlock(&g_nvmf.lock);
 	nvmf_subsystem_foreach_ctrlr(s, ctrlr_destroy_on_delete, 0);
 	c->poller = reactor_poller_register_named(subsystem_wait_ctrlrs, c, SUBSYSTEM_DESTROY_POLL_US,

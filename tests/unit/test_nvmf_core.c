@@ -195,23 +195,25 @@ static struct fake_qpair *new_qpair(uint32_t pg_index);
 struct qp_init_arg {
 	struct fake_qpair *fq;
 	struct nvmf_poll_group *pg;
+	const struct nvmf_listen_addr *addr;
 };
 
 static void qp_init_on_pg(void *arg)
 {
 	struct qp_init_arg *a = arg;
 
-	nvmf_qpair_init(&a->fq->qp, &g_fake, a->pg, &g_addr, "127.0.0.1", 50000);
+	nvmf_qpair_init(&a->fq->qp, &g_fake, a->pg, a->addr, "127.0.0.1", 50000);
 }
 
 /* Every fake qpair made, freed once the app has stopped. */
 static struct fake_qpair *g_qpairs[64];
 static unsigned g_num_qpairs;
 
-static struct fake_qpair *new_qpair(uint32_t pg_index)
+/* A queue pair that came in on @p addr. */
+static struct fake_qpair *new_qpair_on(uint32_t pg_index, const struct nvmf_listen_addr *addr)
 {
 	struct fake_qpair *fq = calloc(1, sizeof(*fq));
-	struct qp_init_arg a = {fq, g_nvmf.pgs[pg_index % g_nvmf.num_pgs]};
+	struct qp_init_arg a = {fq, g_nvmf.pgs[pg_index % g_nvmf.num_pgs], addr};
 
 	if (!fq || g_num_qpairs == sizeof(g_qpairs) / sizeof(g_qpairs[0]))
 		abort();
@@ -219,6 +221,11 @@ static struct fake_qpair *new_qpair(uint32_t pg_index)
 	fq->index = pg_index;
 	CHK(h_call_on_thread(a.pg->thread, qp_init_on_pg, &a));
 	return fq;
+}
+
+static struct fake_qpair *new_qpair(uint32_t pg_index)
+{
+	return new_qpair_on(pg_index, &g_addr);
 }
 
 static void exec_on_pg(void *arg)
@@ -399,7 +406,8 @@ static void check_ns_identity(void *arg)
 
 static void test_connect_admin(void)
 {
-	struct fake_qpair *q = new_qpair(0);
+	static const struct nvmf_listen_addr other_addr = {"TCP", "IPv4", "127.0.0.1", "4421"};
+	struct fake_qpair *q = new_qpair(0), *other;
 	struct fake_req *fr;
 	uint32_t cdw0 = 0;
 	uint64_t v = 0;
@@ -434,6 +442,15 @@ static void test_connect_admin(void)
 	REQ_EQ(connect(q, 0, MAX_AQ - 1, 5, SUBNQN, HOST1, 1, 0, 0, &cdw0),
 			 ST(1, NVME_SC_CONNECT_INVALID_PARAMETERS) | NVME_STATUS_DNR);
 	REQ_EQ(cdw0, (1u << 16) | 16u);
+
+	/* The subsystem does not listen on port 4421; the discovery subsystem answers anywhere. */
+	other = new_qpair_on(0, &other_addr);
+	REQ_EQ(connect(other, 0, MAX_AQ - 1, 0xffff, SUBNQN, HOST1, 1, 0, 0, &cdw0),
+	       ST(1, NVME_SC_CONNECT_INVALID_PARAMETERS) | NVME_STATUS_DNR);
+	REQ_EQ(cdw0, (1u << 16) | 256u);
+	REQ_EQ(connect(other, 0, MAX_AQ - 1, 0xffff, NVME_DISCOVERY_NQN, HOST1, 1, 0, 0, &cdw0), 0);
+	nvmf_qpair_disconnect_async(&other->qp);
+	REQ(wait_flag(&other->finished, 5000, "the discovery queue on 4421 to finish"));
 
 	/* Accepted. */
 	REQ_EQ(connect(q, 0, MAX_AQ - 1, 0xffff, SUBNQN, HOST1, 1, 0, 0, &cdw0), 0);
@@ -577,6 +594,13 @@ static void test_io(void)
 	free(a);
 	a = rw_req(c.io, NVME_OPC_WRITE_UNCORRECTABLE, 1, 0, 1, 0);
 	REQ_EQ(run(a) & ST_MASK, ST(0, NVME_SC_INVALID_OPCODE));
+	free(a);
+
+	a = new_req(c.io, NVME_OPC_FLUSH);
+	a->req.cmd.nsid = 1;
+	REQ_EQ(run(a), 0);
+	a->req.cmd.nsid = 3;
+	REQ_EQ(run(a) & ST_MASK, ST(0, NVME_SC_INVALID_NAMESPACE_OR_FORMAT));
 	free(a);
 
 	/* Write Zeroes. */
