@@ -48,6 +48,18 @@ expect_rc() {
 }
 driver_of() { basename "$(readlink "$R/sys/bus/pci/devices/$1/driver")" 2>/dev/null; }
 
+if command -v shellcheck >/dev/null 2>&1; then
+	if shellcheck -s bash "$top_srcdir/tools/reactor-setup.in" >"${TMPDIR:-/tmp}/rs-shellcheck.$$" 2>&1; then
+		ok "tools/reactor-setup.in is shellcheck-clean"
+	else
+		not_ok "tools/reactor-setup.in is shellcheck-clean"
+		diag_file "${TMPDIR:-/tmp}/rs-shellcheck.$$"
+	fi
+	rm -f "${TMPDIR:-/tmp}/rs-shellcheck.$$"
+else
+	ok "tools/reactor-setup.in is shellcheck-clean # SKIP shellcheck not installed"
+fi
+
 # ---- command line -------------------------------------------------------------
 fresh
 rs --help
