@@ -468,8 +468,14 @@ int host_submit(struct host *h, struct nvme_sqe *sqe, const void *out, uint32_t 
 		{ (void *)out, icd ? c->out_len : 0 },
 		{ dg, icd && h->ddgst ? 4 : 0 },
 	};
-	if (icd && h->ddgst)
-		nvme_put_le32(dg, nvme_crc32c(out, c->out_len));
+	if (icd && h->ddgst) {
+		uint32_t crc = nvme_crc32c(out, c->out_len);
+		if (h->corrupt_next_icd_ddgst) {
+			crc ^= 0xa5a5a5a5u;
+			h->corrupt_next_icd_ddgst = false;
+		}
+		nvme_put_le32(dg, crc);
+	}
 	if (send_iov(h, iov, 3) != 0) {
 		c->used = false;
 		return -1;

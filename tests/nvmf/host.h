@@ -81,6 +81,7 @@ struct host {
 	struct host_cmd cmds[HOST_MAX_INFLIGHT];
 	/* Fault injection, each for the next H2CData only (one shot). */
 	bool corrupt_next_h2c_ddgst;
+	bool corrupt_next_icd_ddgst;	/* in-capsule data of the next command */
 	uint32_t h2c_chunk;	/* split H2CData below MAXH2CDATA (0: MAXH2CDATA) */
 	uint32_t send_chunk;	/* send at most this many bytes per send() (0: all);
 				 * 1 makes the target parse every PDU byte by byte */

@@ -293,6 +293,12 @@ static void test_bad_ddgst(void)
 		       nvme_status_sc(st) == NVME_SC_TRANSIENT_TRANSPORT_ERROR,
 	       "H2CData with a bad data digest: Transient Transport Error (%s) %s",
 	       host_status_str(st), io.err);
+	io.corrupt_next_icd_ddgst = true;
+	TAP_OK(host_write(&io, NSID, 0, 8, w, 4096, &st) == 0 &&
+		       nvme_status_sct(st) == NVME_SCT_GENERIC &&
+		       nvme_status_sc(st) == NVME_SC_TRANSIENT_TRANSPORT_ERROR,
+	       "in-capsule data with a bad data digest: Transient Transport Error (%s) %s",
+	       host_status_str(st), io.err);
 	memset(w, 0x3c, len);
 	TAP_OK(host_write(&io, NSID, 0, len / 512, w, len, &st) == 0 && st == 0 &&
 		       host_read(&io, NSID, 0, len / 512, r, len, &st) == 0 && st == 0 &&
@@ -521,6 +527,14 @@ static void test_malformed(void)
 	nvme_put_le32(p + 4, 16u << 20);
 	p[3] = 72;
 
+	p = NEW("H2CTermReq with PLEN 200 (above 152)", AFTER_CONNECT, -1, -1);
+	b->len = nvme_tcp_build_term_req(p, NVME_TCP_PDU_H2C_TERM_REQ,
+					 NVME_TCP_FES_INVALID_HEADER_FIELD, 0, NULL, 0);
+	nvme_put_le32(p + 4, 200);
+	b->data_len = 200 - 24;
+	p = NEW("all-zero bytes after Connect (a second ICReq header)", AFTER_CONNECT, 2, 0);
+	b->len = 128;
+
 	/* A H2CTermReq ends the connection without an answer. */
 	p = NEW("H2CTermReq from the host", AFTER_CONNECT, -1, -1);
 	b->len = nvme_tcp_build_term_req(p, NVME_TCP_PDU_H2C_TERM_REQ,
@@ -533,9 +547,9 @@ static void test_malformed(void)
 
 /* H2CData problems need an R2T: a 64 KiB Write on an I/O queue, answered by hand. */
 enum h2c_fault { H2C_WRONG_DATAO, H2C_BEYOND_R2T, H2C_DATAL_MISMATCH, H2C_ABOVE_MAXH2C,
-		 H2C_NO_DATA, H2C_EARLY_LAST, H2C_UNKNOWN_TTAG };
+		 H2C_NO_DATA, H2C_EARLY_LAST, H2C_UNKNOWN_TTAG, H2C_NO_DDGSTF, H2C_BAD_HDGST };
 
-static void test_h2c_fault(enum h2c_fault f, const char *what, int fes, int fei)
+static void test_h2c_fault(enum h2c_fault f, const char *what, int fes, long long fei)
 {
 	struct host_opts o;
 	struct host a, io;
@@ -547,6 +561,9 @@ static void test_h2c_fault(enum h2c_fault f, const char *what, int fes, int fei)
 	size_t hl, dl;
 
 	base_opts(&o);
+	/* The digest faults need digests negotiated. */
+	o.hdgst = f == H2C_BAD_HDGST;
+	o.ddgst = f == H2C_NO_DDGSTF;
 	if (host_open_session(&a, &io, &o) != 0) {
 		TAP_OK(false, "%s: setup: %s", what, a.err);
 		goto out;
@@ -596,6 +613,19 @@ static void test_h2c_fault(enum h2c_fault f, const char *what, int fes, int fei)
 					 first / 2, NVME_TCP_F_DATA_LAST, false, false, io.cpda);
 		dl = first / 2;
 		break;
+	case H2C_NO_DDGSTF:
+		/* Built without data digest: no DDGSTF, no digest bytes. */
+		hl = nvme_tcp_build_data(hdr, NVME_TCP_PDU_H2C_DATA, cccid, ttag, r2to, first, 0,
+					 io.hdgst, false, io.cpda);
+		dl = first;
+		break;
+	case H2C_BAD_HDGST:
+		hl = nvme_tcp_build_data(hdr, NVME_TCP_PDU_H2C_DATA, cccid, ttag, r2to, first, 0,
+					 true, io.ddgst, io.cpda);
+		hdr[NVME_TCP_DATA_HLEN] ^= 0xff;
+		fei = nvme_get_le32(hdr + NVME_TCP_DATA_HLEN);
+		dl = first;
+		break;
 	case H2C_UNKNOWN_TTAG:
 	default:
 		hl = nvme_tcp_build_data(hdr, NVME_TCP_PDU_H2C_DATA, cccid, (uint16_t)(ttag + 1000),
@@ -611,7 +641,7 @@ static void test_h2c_fault(enum h2c_fault f, const char *what, int fes, int fei)
 		bool ok = fes == -2 ? (io.term.fes == NVME_TCP_FES_DATA_OUT_OF_RANGE ||
 				       io.term.fes == NVME_TCP_FES_DATA_LIMIT_EXCEEDED)
 				    : io.term.fes == fes && (fei < 0 || io.term.fei == (uint32_t)fei);
-		TAP_OK(ok, "%s: C2HTermReq FES %#x (%s) FEI %u (want FES %#x FEI %d)", what,
+		TAP_OK(ok, "%s: C2HTermReq FES %#x (%s) FEI %u (want FES %#x FEI %lld)", what,
 		       io.term.fes, nvme_tcp_fes_name(io.term.fes), io.term.fei, fes, fei);
 		TAP_OK(host_wait_closed(&io, TERM_TIMEOUT_MS) == 0, "%s: then the connection closes",
 		       what);
@@ -638,6 +668,10 @@ static void test_h2c_faults(void)
 	test_h2c_fault(H2C_NO_DATA, "H2CData without data", NVME_TCP_FES_INVALID_HEADER_FIELD, 4);
 	test_h2c_fault(H2C_EARLY_LAST, "H2CData LAST_PDU before the end of the R2T",
 		       NVME_TCP_FES_INVALID_HEADER_FIELD, 1);
+	test_h2c_fault(H2C_NO_DDGSTF, "H2CData without DDGSTF, data digests negotiated",
+		       NVME_TCP_FES_INVALID_HEADER_FIELD, 1);
+	test_h2c_fault(H2C_BAD_HDGST, "H2CData with a wrong header digest",
+		       NVME_TCP_FES_HEADER_DIGEST_ERROR, 0 /* set to the digest sent */);
 	/* Not in the README table: SPDK and Linux name the TTAG field. */
 	test_h2c_fault(H2C_UNKNOWN_TTAG, "H2CData with an unknown TTAG",
 		       NVME_TCP_FES_INVALID_HEADER_FIELD, (int)offsetof(struct nvme_tcp_data, ttag));
