@@ -431,6 +431,17 @@ void nvmf_qpair_disconnect_async(struct nvmf_qpair *qpair)
 
 /* ---- requests ---------------------------------------------------------------------- */
 
+/* Traffic-based keep alive: any command counts. Written at most once a
+ * millisecond, so queues on several cores do not fight over the line. */
+static inline void note_activity(struct nvmf_ctrlr *ctrlr)
+{
+	uint64_t now = reactor_get_ticks();
+	uint64_t last = atomic_load_explicit(&ctrlr->last_activity_ticks, memory_order_relaxed);
+
+	if (now > last && now - last >= reactor_get_ticks_hz() / 1000)
+		atomic_store_explicit(&ctrlr->last_activity_ticks, now, memory_order_relaxed);
+}
+
 void nvmf_request_exec(struct nvmf_request *req)
 {
 	struct nvmf_qpair *qpair = req->qpair;
@@ -456,8 +467,7 @@ void nvmf_request_exec(struct nvmf_request *req)
 		nvmf_request_complete_status(req, nvme_status(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR, 1));
 		return;
 	}
-	/* Traffic-based keep alive: any command counts. */
-	atomic_store_explicit(&ctrlr->last_activity_ticks, reactor_get_ticks(), memory_order_relaxed);
+	note_activity(ctrlr);
 	if (qpair->qid == 0) {
 		/* Linux nvmet: admin commands need an enabled, ready controller
 		 * (a discovery controller answers regardless). */
@@ -901,7 +911,7 @@ void nvmf_fabrics_exec(struct nvmf_request *req)
 		nvmf_request_complete_status(req, nvme_status(NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR, 1));
 		return;
 	}
-	atomic_store_explicit(&qpair->ctrlr->last_activity_ticks, reactor_get_ticks(), memory_order_relaxed);
+	note_activity(qpair->ctrlr);
 	switch (cmd->fctype) {
 	case NVME_FCTYPE_PROPERTY_GET:
 		if (qpair->qid == 0) {
