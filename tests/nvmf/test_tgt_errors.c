@@ -711,6 +711,30 @@ static void test_vanishing_hosts(void)
 	host_close(&h);
 	TAP_OK(fresh_connection_works(), "hosts gone mid-header, mid-data, after ICReq: a fresh connection works");
 
+	/* Many connections that never send an ICReq (or only half of one)
+	 * while a host works; then they all go. */
+	{
+		enum { IDLE = 100 };
+		static struct host idle[IDLE];
+		int opened = 0;
+		for (int i = 0; i < IDLE; i++) {
+			if (host_tcp_connect(&idle[i], &o) != 0)
+				break;
+			opened++;
+			if (i % 5 == 0) {
+				uint8_t p[NVME_TCP_HDR_MAX];
+				nvme_tcp_build_icreq(p, 0, false, false, 0);
+				host_send_raw(&idle[i], p, 60);
+			}
+		}
+		TAP_OK(opened == IDLE && fresh_connection_works(),
+		       "%d idle or half-initialized connections open: a host still connects and works",
+		       opened);
+		for (int i = 0; i < opened; i++)
+			host_close(&idle[i]);
+		TAP_OK(fresh_connection_works(), "and after they all close");
+	}
+
 	/* A process doing I/O killed with SIGKILL, twice, while another host
 	 * stays connected. */
 	struct host other_a, other_io;

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define NSID 1
 #define BS TGTD_BLOCK_SIZE
@@ -341,6 +343,51 @@ static void test_byte_by_byte(void)
 	host_close(&a);
 }
 
+/* Several host processes at once, each its own controller and LBA range:
+ * write, read back and compare, on both poll groups. */
+static void test_parallel_hosts(void)
+{
+	enum { HOSTS = 4, ROUNDS = 40 };
+	pid_t pids[HOSTS];
+	int bad = 0;
+
+	for (int i = 0; i < HOSTS; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			struct host_opts o;
+			struct host a, io;
+			uint32_t len = (i % 2) ? 65536 : 4096;	/* R2T and in-capsule */
+			uint8_t *w = malloc(len), *r = malloc(len);
+			base_opts(&o);
+			o.hdgst = o.ddgst = i >= 2;
+			if (host_open_session(&a, &io, &o) != 0)
+				_exit(2);
+			for (int k = 0; k < ROUNDS; k++) {
+				uint64_t slba = 16384u + (uint64_t)i * 2048 + (uint64_t)(k % 8) * (len / BS);
+				fill(w, len, (unsigned)(i * 1000 + k));
+				if (host_write(&io, NSID, slba, len / BS, w, len, NULL) != 0 ||
+				    host_read(&io, NSID, slba, len / BS, r, len, NULL) != 0)
+					_exit(3);
+				if (memcmp(w, r, len) != 0)
+					_exit(4);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < HOSTS; i++) {
+		int st = 0;
+		if (pids[i] > 0)
+			waitpid(pids[i], &st, 0);
+		if (pids[i] <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			tap_diag("host %d: %s %d (2 connect, 3 I/O error, 4 data mismatch)", i,
+				 pids[i] > 0 && WIFEXITED(st) ? "exit" : "signal",
+				 pids[i] > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			bad++;
+		}
+	}
+	TAP_OK(bad == 0, "%d host processes x %d write/read/compare rounds in parallel", HOSTS, ROUNDS);
+}
+
 /* SQ flow control disabled: the target may complete reads with C2HData
  * SUCCESS instead of a CapsuleResp (c2h_success defaults to true). */
 static void test_c2h_success(void)
@@ -397,6 +444,7 @@ int main(void)
 	if (!only) {
 		test_digests(true, true, 3);
 		test_byte_by_byte();
+		test_parallel_hosts();
 		test_c2h_success();
 	}
 	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
