@@ -279,6 +279,41 @@ if [ -f "$tmp/s1.json" ] && run_tgt b -c "$tmp/s1.json"; then
 	fi
 	ctl save-config -o "$tmp/s2.json"
 	check "b: save-config is the same as before the restart" cmp -s "$tmp/s1.json" "$tmp/s2.json"
+
+	# A connected host (tools/nvmf-perf) in the controller, queue-pair and statistics listings.
+	PERF=$top_builddir/tools/nvmf-perf/nvmf-perf
+	if [ -x "$PERF" ]; then
+		"$PERF" -r "trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$port subnqn:$NQN" -q 4 -w randread \
+			-t 4 -m 0x1 >"$tmp/perf.log" 2>&1 &
+		perf_pid=$!
+		pids="$pids $perf_pid"
+		_deadline=$(($(date +%s) + T))
+		while :; do
+			ctl nvmf_subsystem_get_qpairs nqn="$NQN"
+			jq -e 'length == 2' "$tmp/out" >/dev/null 2>&1 && break
+			[ "$(date +%s)" -gt "$_deadline" ] && break
+			sleep 0.1
+		done
+		json_ok "b: nvmf_subsystem_get_qpairs: the host's admin and I/O queues" "length == 2 and
+			(map(.qid) | sort) == [0, 1] and all(.[]; .state == \"active\" and
+			.listen_address == $(laddr IPv4 127.0.0.1 "$port") and .peer_address.traddr == \"127.0.0.1\")"
+		ctl nvmf_subsystem_get_controllers nqn="$NQN"
+		json_ok "b: nvmf_subsystem_get_controllers: one controller, one I/O queue" 'length == 1 and
+			.[0].num_io_qpairs == 1 and (.[0].hostnqn | startswith("nqn.")) and .[0].cntlid >= 1'
+		ctl nvmf_subsystem_get_qpairs nqn="$NQN2"
+		json_ok "b: no queue pairs of the other subsystem" '. == []'
+		ctl nvmf_get_stats
+		json_ok "b: nvmf_get_stats counts the queues" '([.poll_groups[].admin_qpairs] | add) >= 1 and
+			([.poll_groups[].io_qpairs] | add) >= 1'
+		if wait_exit "$perf_pid" && [ "$exit_status" -eq 0 ]; then
+			ok "b: nvmf-perf ran against the restarted target"
+		else
+			not_ok "b: nvmf-perf ran against the restarted target"
+			diag_file "$tmp/perf.log"
+		fi
+	else
+		skip "b: a connected host in the listings" "tools/nvmf-perf not built"
+	fi
 	check "b: SIGTERM, exit 0" stop_app "$pid" "$tmp/b.log"
 fi
 
