@@ -44,14 +44,14 @@ static int64_t now_ms(void)
 
 static int timeout_ms(const struct host *h)
 {
-	return h->opts.timeout_ms > 0 ? h->opts.timeout_ms : 5000;
+	return h->opts.timeout_ms > 0 ? h->opts.timeout_ms : 10000;
 }
 
 void host_opts_init(struct host_opts *opts)
 {
 	memset(opts, 0, sizeof(*opts));
 	opts->addr = "127.0.0.1";
-	opts->timeout_ms = 5000;
+	opts->timeout_ms = 10000;	/* sanitizer builds on a loaded host are slow */
 	for (int i = 0; i < 16; i++)
 		opts->hostid[i] = (uint8_t)(0xa0 + i);
 }

@@ -37,7 +37,7 @@ struct host_opts {
 	uint8_t hostid[16];
 	const char *subnqn;
 	uint16_t sqsize;	/* 0's based; 0 means 31 */
-	int timeout_ms;		/* every read; 0 means 5000 */
+	int timeout_ms;		/* every read; 0 means 10000 */
 };
 
 /* The C2HTermReq last received. */
@@ -91,7 +91,7 @@ struct host {
 	char err[256];
 };
 
-/* Fills opts with defaults: 127.0.0.1, no digests, kato 0, timeouts 5 s. */
+/* Fills opts with defaults: 127.0.0.1, no digests, kato 0, timeouts 10 s. */
 void host_opts_init(struct host_opts *opts);
 
 /* TCP connect only (for raw tests). 0 or -1 (host->err). */

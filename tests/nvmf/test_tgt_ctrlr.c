@@ -313,7 +313,7 @@ static void test_reset_shutdown(void)
 		       host_prop_set(&a, NVME_PROP_CC, false, cc & ~(uint64_t)NVME_CC_EN, NULL) == 0 &&
 		       wait_csts(&a, NVME_CSTS_RDY, 0, &csts),
 	       "CC.EN = 0: CSTS.RDY goes to 0 (CSTS %#llx) %s", (unsigned long long)csts, a.err);
-	TAP_OK(host_wait_closed(&io, 5000) == 0, "the reset ends the I/O queue's connection");
+	TAP_OK(host_wait_closed(&io, 10000) == 0, "the reset ends the I/O queue's connection");
 	host_close(&io);
 	TAP_OK(host_enable(&a) == 0, "CC.EN = 1 again: ready %s", a.err);
 	TAP_OK(host_open_io(&io, &o, 1, a.cntlid) == 0 &&

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #define NSID 1
-#define TERM_TIMEOUT_MS 5000
+#define TERM_TIMEOUT_MS 10000
 
 static struct tgtd g_tgtd;
 
@@ -348,7 +348,7 @@ static void test_keep_alive(void)
 	bool closed = host_wait_closed(&a, 8000) == 0;
 	TAP_OK(closed && elapsed_s(&t0) >= 0.9, "no Keep Alive: the admin queue is closed after %.1f s",
 	       elapsed_s(&t0));
-	TAP_OK(host_wait_closed(&io, 3000) == 0, "and its I/O queue too");
+	TAP_OK(host_wait_closed(&io, 10000) == 0, "and its I/O queue too");
 	host_close(&a);
 	host_close(&io);
 
