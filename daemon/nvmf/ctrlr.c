@@ -233,6 +233,17 @@ void nvmf_ctrlr_destroy(struct nvmf_ctrlr *ctrlr, const char *why)
 		ctrlr->admin_qpair->transport->ops->qpair_disconnect(ctrlr->admin_qpair);
 }
 
+static void ctrlr_destroy_msg(struct nvmf_ctrlr *ctrlr, uintptr_t why)
+{
+	nvmf_ctrlr_destroy(ctrlr, (const char *)why);
+}
+
+void nvmf_ctrlr_destroy_async(struct nvmf_ctrlr *ctrlr, const char *why)
+{
+	nvmf_ctrlr_get(ctrlr);
+	ctrlr_send(ctrlr, ctrlr_destroy_msg, (uintptr_t)why);
+}
+
 /* ---- keep alive ---------------------------------------------------------------- */
 
 static int keep_alive_poll(void *arg)
@@ -584,6 +595,7 @@ static void connect_admin(struct nvmf_request *req, struct nvmf_subsystem *s,
 	memcpy(ctrlr->hostid, data->hostid, sizeof(ctrlr->hostid));
 	snprintf(ctrlr->hostnqn, sizeof(ctrlr->hostnqn), "%s", data->hostnqn);
 	ctrlr->admin_qpair = qpair;
+	ctrlr->listen_addr = qpair->listen_addr;
 	ctrlr->thread = reactor_get_thread();
 	atomic_init(&ctrlr->refs, 1);
 	atomic_init(&ctrlr->num_io_qpairs, 0);

@@ -240,6 +240,7 @@ struct nvmf_ctrlr {
 	struct reactor_poller *reset_poller;
 	uint16_t max_qpairs;			/* size of io_qpairs[] (transport max_qpairs_per_ctrlr) */
 	atomic_uint err_msgs_inflight;		/* error log entries on their way from I/O threads */
+	struct nvmf_listen_addr listen_addr;	/* where the admin queue came in (set before publishing) */
 };
 
 enum nvmf_qpair_state {
@@ -442,6 +443,9 @@ void nvmf_ctrlr_get(struct nvmf_ctrlr *ctrlr);
 void nvmf_ctrlr_put(struct nvmf_ctrlr *ctrlr);
 /** Tear a controller down (keep-alive expiry, CC.EN 1->0, subsystem delete): disconnect all its qpairs. Owner thread. */
 void nvmf_ctrlr_destroy(struct nvmf_ctrlr *ctrlr, const char *why);
+/** nvmf_ctrlr_destroy() on the owner thread, by message. Any thread, not under ctrlr_lock; the
+ *  caller holds a reference. @p why: a string that lives for the program. */
+void nvmf_ctrlr_destroy_async(struct nvmf_ctrlr *ctrlr, const char *why);
 /** Post a Namespace Attribute Changed event for @p nsid to @p ctrlr (any thread; by message). */
 void nvmf_ctrlr_ns_changed(struct nvmf_ctrlr *ctrlr, uint32_t nsid);
 /** Record an error log entry (owner thread). */

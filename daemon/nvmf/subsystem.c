@@ -424,6 +424,47 @@ void nvmf_subsystem_remove_ns(struct nvmf_subsystem *s, uint32_t nsid,
 		;
 }
 
+/* Destroy the controllers of @p s that @p match picks (as Linux and SPDK do
+ * when a host or a listener is removed: access ends for connected hosts too). */
+static void destroy_ctrlrs_if(struct nvmf_subsystem *s, bool (*match)(const struct nvmf_ctrlr *c, const void *arg),
+			      const void *arg, const char *why)
+{
+	struct nvmf_ctrlr *ctrlr, **list = NULL;
+	size_t n = 0, cap = 0, i;
+
+	pthread_mutex_lock(&s->ctrlr_lock);
+	TAILQ_FOREACH(ctrlr, &s->ctrlrs, link) {
+		if (ctrlr->destroying || !match(ctrlr, arg))
+			continue;
+		if (n == cap) {
+			struct nvmf_ctrlr **l = realloc(list, (cap ? cap * 2 : 8) * sizeof(*list));
+
+			if (!l)
+				break;
+			list = l;
+			cap = cap ? cap * 2 : 8;
+		}
+		nvmf_ctrlr_get(ctrlr);
+		list[n++] = ctrlr;
+	}
+	pthread_mutex_unlock(&s->ctrlr_lock);
+	for (i = 0; i < n; i++) {
+		nvmf_ctrlr_destroy_async(list[i], why);
+		nvmf_ctrlr_put(list[i]);
+	}
+	free(list);
+}
+
+static bool ctrlr_of_host(const struct nvmf_ctrlr *c, const void *hostnqn)
+{
+	return strcmp(c->hostnqn, hostnqn) == 0;
+}
+
+static bool ctrlr_on_listener(const struct nvmf_ctrlr *c, const void *addr)
+{
+	return nvmf_listen_addr_equal(&c->listen_addr, addr);
+}
+
 /* ---- hosts ------------------------------------------------------------------------ */
 
 bool nvmf_subsystem_host_allowed(struct nvmf_subsystem *s, const char *hostnqn)
@@ -480,6 +521,8 @@ int nvmf_subsystem_remove_host(struct nvmf_subsystem *s, const char *hostnqn)
 	pthread_mutex_lock(&g_nvmf.lock);
 	TAILQ_REMOVE(&s->hosts, h, link);
 	pthread_mutex_unlock(&g_nvmf.lock);
+	if (!s->allow_any_host)
+		destroy_ctrlrs_if(s, ctrlr_of_host, h->nqn, "host removed from the subsystem");
 	free(h);
 	nvmf_tgt_discovery_changed();
 	return 0;
@@ -592,6 +635,9 @@ int nvmf_subsystem_remove_listener(struct nvmf_subsystem *s, const struct nvmf_l
 	pthread_mutex_lock(&g_nvmf.lock);
 	TAILQ_REMOVE(&s->listeners, l, link);
 	pthread_mutex_unlock(&g_nvmf.lock);
+	/* (A subsystem delete or the shutdown ends every association anyway.) */
+	if (s->subtype == NVMF_SUBTYPE_NVME && !s->deleting && !g_nvmf.stopping)
+		destroy_ctrlrs_if(s, ctrlr_on_listener, &addr, "listener removed");
 	r = find_listen_ref(&addr);
 	if (r && --r->refs == 0) {
 		r->transport->ops->stop_listen(r->transport, &r->addr);
@@ -727,14 +773,14 @@ void nvmf_subsystem_destroy(struct nvmf_subsystem *s, void (*cb)(void *ctx, int 
 	c->cb = cb;
 	c->ctx = ctx;
 	c->start = reactor_get_ticks();
-	while ((l = TAILQ_FIRST(&s->listeners)))
-		nvmf_subsystem_remove_listener(s, &l->addr);
 	/* Under both locks: Connect reads it under either. */
 	pthread_mutex_lock(&g_nvmf.lock);
 	pthread_mutex_lock(&s->ctrlr_lock);
 	s->deleting = true;
 	pthread_mutex_unlock(&s->ctrlr_lock);
 	pthread_mutex_unlock(&g_nvmf.lock);
+	while ((l = TAILQ_FIRST(&s->listeners)))
+		nvmf_subsystem_remove_listener(s, &l->addr);
 	nvmf_subsystem_foreach_ctrlr(s, ctrlr_destroy_on_delete, 0);
 	c->poller = reactor_poller_register_named(subsystem_wait_ctrlrs, c, SUBSYSTEM_DESTROY_POLL_US,
 						  "nvmf_subsystem_destroy");

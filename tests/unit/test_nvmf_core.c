@@ -938,6 +938,54 @@ static void test_discovery(void)
 	REQ(wait_flag(&q->finished, 5000, "the discovery queue to finish"));
 }
 
+/* ---- access removed while connected ------------------------------------------------------------ */
+
+static void remove_host1(void *arg)
+{
+	(void)arg;
+	H_CHECK_INT(nvmf_subsystem_remove_host(g_sub, HOST1), ==, 0);
+	H_CHECK_INT(nvmf_subsystem_remove_host(g_sub, HOST1), ==, -ENOENT);
+}
+
+static void add_host1(void *arg)
+{
+	(void)arg;
+	H_CHECK_INT(nvmf_subsystem_add_host(g_sub, HOST1), ==, 0);
+}
+
+static void remove_listener(void *arg)
+{
+	(void)arg;
+	H_CHECK_INT(nvmf_subsystem_remove_listener(g_sub, &g_addr), ==, 0);
+	H_CHECK_INT(nvmf_subsystem_remove_listener(g_sub, &g_addr), ==, -ENOENT);
+}
+
+static void add_listener(void *arg)
+{
+	(void)arg;
+	H_CHECK_INT(nvmf_subsystem_add_listener(g_sub, &g_addr), ==, 0);
+}
+
+static void test_access_removed(void)
+{
+	struct conn c = connect_enabled(0, 1);
+
+	/* Removing the host ends its association (SPDK), ... */
+	REQ(h_call_on_thread(app_thread(), remove_host1, NULL));
+	REQ(wait_flag(&c.admin->finished, 5000, "the admin queue after the host was removed"));
+	REQ(wait_flag(&c.io->finished, 5000, "the I/O queue after the host was removed"));
+	REQ(h_call_on_thread(app_thread(), add_host1, NULL));
+	/* ... and so does removing the listener it came through (Linux, SPDK). */
+	c = connect_enabled(0, 0);
+	REQ(h_call_on_thread(app_thread(), remove_listener, NULL));
+	REQ(wait_flag(&c.admin->finished, 5000, "the admin queue after its listener was removed"));
+	REQ(wait_flag(&c.io->finished, 5000, "the I/O queue after its listener was removed"));
+	/* The discovery subsystem still listens there: no stop_listen yet. */
+	REQ_EQ(atomic_load(&g_stop_listens), 0);
+	REQ(h_call_on_thread(app_thread(), add_listener, NULL));
+	REQ_EQ(atomic_load(&g_listens), 1);
+}
+
 /* ---- subsystem delete and shutdown ------------------------------------------------------------ */
 
 static atomic_int g_sub_deleted;
@@ -1011,6 +1059,7 @@ static void body(void *arg)
 	test_ns_hot_remove();
 	test_keep_alive();
 	test_discovery();
+	test_access_removed();
 	test_delete_and_fini();
 }
 
