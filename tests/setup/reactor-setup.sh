@@ -325,6 +325,12 @@ expect_writes "and rewrites only the hugepage count" \
 	"/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages 1024"
 rs status --config "$R/setup.conf"
 check "status lists hugepages per size and node" grep -Eq '^  2048kB +0 +1024 ' "$R/out"
+check "status lists sizes smallest first, then each node" \
+	[ "$(grep -Eo '^  [0-9]+kB +[a-z0-9]+' "$R/out" | tr -s ' ' | tr '\n' ,)" = " 2048kB all, 1048576kB all, 2048kB 0, 1048576kB 0, 2048kB 1, 1048576kB 1," ]
+check "status says hugetlbfs is not mounted" grep -q '^hugetlbfs: not mounted' "$R/out"
+echo "hugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0" >>"$R/proc/mounts"
+rs status --config "$R/setup.conf"
+check "status shows the hugetlbfs mount" grep -q '^hugetlbfs: /dev/hugepages (rw,relatime,pagesize=2M)' "$R/out"
 check "status lists each configured device" [ "$(grep -c "driver=vfio-pci  iommu_group=[56]  not in use" "$R/out")" = 2 ]
 : >"$R/writes.log"
 rs reset --config "$R/setup.conf"
