@@ -1318,13 +1318,26 @@ static void test_mutations(void **state)
 	run(body_mutations);
 }
 
+/* The same on io_uring socket groups (the poll groups' and the acceptor's). */
+static void test_uring_io(void **state)
+{
+	(void)state;
+	H_BEGIN();
+	if (reactor_sock_set_default_impl("uring") != 0)
+		H_SKIP("built without liburing");
+	run(body_io);
+	run(body_malformed);
+	run(body_mutations);
+	reactor_sock_set_default_impl("epoll");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		H_TEST(test_icresp),	 H_TEST(test_io),	   H_TEST(test_pipeline),
 		H_TEST(test_c2h_success), H_TEST(test_ddgst_error), H_TEST(test_bad_sgl),
 		H_TEST(test_malformed),	 H_TEST(test_close_at_core), H_TEST(test_maxr2t),
-		H_TEST(test_hpda),	 H_TEST(test_mutations),
+		H_TEST(test_hpda),	 H_TEST(test_mutations), H_TEST(test_uring_io),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
