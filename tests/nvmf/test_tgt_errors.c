@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -743,6 +744,7 @@ static void test_vanishing_hosts(void)
 		pid_t pid = fork();
 		if (pid == 0) {
 			struct host a, io;
+			prctl(PR_SET_PDEATHSIG, SIGKILL);	/* never outlive the test */
 			uint8_t *buf = calloc(1, 128 * 1024);
 			if (host_open_session(&a, &io, &o) != 0)
 				_exit(2);

@@ -18,9 +18,11 @@
 #include "tap.h"
 #include "tgtd.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -355,6 +357,7 @@ static void test_parallel_hosts(void)
 		pids[i] = fork();
 		if (pids[i] == 0) {
 			struct host_opts o;
+			prctl(PR_SET_PDEATHSIG, SIGKILL);	/* never outlive the test */
 			struct host a, io;
 			uint32_t len = (i % 2) ? 65536 : 4096;	/* R2T and in-capsule */
 			uint8_t *w = malloc(len), *r = malloc(len);

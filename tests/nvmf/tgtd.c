@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -216,10 +217,21 @@ static int wait_listening(struct tgtd *t)
 	return -1;
 }
 
+static void remove_files(const struct tgtd *t)
+{
+	if (getenv("NVMF_TEST_KEEP")) {
+		tap_diag("kept %s", t->dir);
+		return;
+	}
+	unlink(t->log);
+	unlink(t->conf);
+	unlink(t->sock);
+	rmdir(t->dir);
+}
+
 int tgtd_start(struct tgtd *t, uint16_t port)
 {
 	const char *bin = tgtd_path();
-	posix_spawn_file_actions_t fa;
 	const char *tmp = getenv("TMPDIR");
 
 	memset(t, 0, sizeof(*t));
@@ -243,15 +255,30 @@ int tgtd_start(struct tgtd *t, uint16_t port)
 	}
 
 	char *argv[] = { t->bin, "-c", t->conf, "-r", t->sock, NULL };
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, t->log, O_WRONLY | O_CREAT | O_TRUNC,
-					 0644);
-	posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	int rc = posix_spawn(&t->pid, t->bin, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
-		tap_diag("spawn %s: %s", t->bin, strerror(rc));
+	int logfd = open(t->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	pid_t parent = getpid();
+	if (logfd < 0 || nullfd < 0) {
+		tap_diag("open %s: %s", t->log, strerror(errno));
+		return -1;
+	}
+	t->pid = fork();
+	if (t->pid == 0) {
+		/* The daemon dies with the test, even when the test crashes
+		 * (kept across the libtool wrapper's exec). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		dup2(nullfd, STDIN_FILENO);
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		execv(t->bin, argv);
+		_exit(127);
+	}
+	close(logfd);
+	close(nullfd);
+	if (t->pid < 0) {
+		tap_diag("fork: %s", strerror(errno));
 		t->pid = 0;
 		return -1;
 	}
@@ -264,6 +291,7 @@ int tgtd_start(struct tgtd *t, uint16_t port)
 			t->pid = 0;
 			tap_child = 0;
 		}
+		remove_files(t);
 		return -1;
 	}
 	return 0;
@@ -316,13 +344,6 @@ int tgtd_stop(struct tgtd *t)
 	}
 	if (rc != 0)
 		tgtd_diag_log(t, 40);
-	if (!getenv("NVMF_TEST_KEEP")) {
-		unlink(t->log);
-		unlink(t->conf);
-		unlink(t->sock);
-		rmdir(t->dir);
-	} else {
-		tap_diag("kept %s", t->dir);
-	}
+	remove_files(t);
 	return rc;
 }
