@@ -423,11 +423,25 @@ static void pg_release(struct nvmf_poll_group *pg)
 	}
 }
 
+static void pg_disconnect_all(struct nvmf_poll_group *pg)
+{
+	struct nvmf_qpair *qpair, *tmp;
+
+	/* The transport may unlink the qpair inside qpair_disconnect. */
+	for (qpair = TAILQ_FIRST(&pg->qpairs); qpair; qpair = tmp) {
+		tmp = TAILQ_NEXT(qpair, link);
+		if (qpair->state != NVMF_QPAIR_DISCONNECTING)
+			qpair->transport->ops->qpair_disconnect(qpair);
+	}
+}
+
 static int pg_drain_poll(void *arg)
 {
 	struct pg_drain *d = arg;
 	struct nvmf_poll_group *pg = d->pg;
 
+	/* A connection accepted just before the listeners stopped may arrive late. */
+	pg_disconnect_all(pg);
 	if (!TAILQ_EMPTY(&pg->qpairs)) {
 		if (reactor_get_ticks() < d->deadline)
 			return REACTOR_POLLER_IDLE;
@@ -443,14 +457,9 @@ static int pg_drain_poll(void *arg)
 
 static void pg_drain(struct nvmf_poll_group *pg, struct nvmf_pg_step *step)
 {
-	struct nvmf_qpair *qpair, *tmp;
 	struct pg_drain *d;
 
-	/* The transport may unlink the qpair inside qpair_disconnect. */
-	for (qpair = TAILQ_FIRST(&pg->qpairs); qpair; qpair = tmp) {
-		tmp = TAILQ_NEXT(qpair, link);
-		qpair->transport->ops->qpair_disconnect(qpair);
-	}
+	pg_disconnect_all(pg);
 	d = calloc(1, sizeof(*d));
 	if (d) {
 		d->pg = pg;
