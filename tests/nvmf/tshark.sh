@@ -29,6 +29,8 @@ done
 command -v tshark >/dev/null 2>&1 || skip_all "tshark is not installed (tests/deps.sh)"
 command -v dumpcap >/dev/null 2>&1 || skip_all "dumpcap is not installed (tshark package)"
 command -v perl >/dev/null 2>&1 || skip_all "perl is needed to pick a free port"
+tshark -G protocols 2>/dev/null | cut -f3 | grep -qx nvme-tcp ||
+	skip_all "this tshark has no nvme-tcp dissector"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nvmf-tshark.XXXXXX") || exit 99
 cap_pid=""
