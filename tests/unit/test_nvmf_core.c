@@ -259,6 +259,8 @@ static uint16_t run(struct fake_req *fr)
 	return fr->req.rsp.status;
 }
 
+static uint8_t g_connect_cattr;	/* Connect CATTR for the next connects */
+
 static uint16_t connect(struct fake_qpair *fq, uint16_t qid, uint16_t sqsize, uint16_t cntlid, const char *subnqn,
 			const char *hostnqn, uint8_t hostid_byte, uint16_t recfmt, uint32_t kato, uint32_t *cdw0)
 {
@@ -272,6 +274,7 @@ static uint16_t connect(struct fake_qpair *fq, uint16_t qid, uint16_t sqsize, ui
 	cmd->qid = qid;
 	cmd->sqsize = sqsize;
 	cmd->kato = kato;
+	cmd->cattr = g_connect_cattr;
 	memset(d->hostid, hostid_byte, sizeof(d->hostid));
 	d->cntlid = cntlid;
 	snprintf(d->subnqn, sizeof(d->subnqn), "%s", subnqn);
@@ -465,6 +468,14 @@ static void test_connect_admin(void)
 	REQ(v & (1ull << 16));			/* CQR */
 	REQ(v & (1ull << 37));			/* CSS NVM */
 	REQ_EQ((v >> 24) & 0xff, 15);		/* TO */
+	{
+		uint64_t lo = 0, hi = 0;
+
+		/* CAP read as two 4-byte halves (SPDK allows it). */
+		REQ_EQ(prop(q, NVME_FCTYPE_PROPERTY_GET, NVME_PROP_CAP, 0, &lo), 0);
+		REQ_EQ(prop(q, NVME_FCTYPE_PROPERTY_GET, NVME_PROP_CAP + 4, 0, &hi), 0);
+		REQ_EQ(lo | (hi << 32), v);
+	}
 	REQ_EQ(prop(q, NVME_FCTYPE_PROPERTY_GET, NVME_PROP_VS, 0, &v), 0);
 	REQ_EQ(v, NVMF_VS);
 	REQ_EQ(prop(q, NVME_FCTYPE_PROPERTY_GET, NVME_PROP_VS, 1, &v) & ST_MASK,
@@ -689,6 +700,29 @@ static void test_io(void)
 	/* SMART counters: something was read and written. */
 	REQ(atomic_load(&c.io->qp.ctrlr->host_write_cmds) >= 4);
 	REQ(atomic_load(&c.io->qp.ctrlr->data_units_read) >= 8);
+
+	/* Failed commands are counted for the error log. */
+	REQ(atomic_load(&c.io->qp.ctrlr->num_err_log_entries) >= 5);
+
+	/* SQ flow control disabled (CATTR bit 2): SQHD is FFFFh. */
+	{
+		struct fake_qpair *io2 = new_qpair(0);
+		uint32_t cdw0 = 0;
+
+		g_connect_cattr = 1u << 2;
+		REQ_EQ(connect(io2, 2, 15, c.cntlid, SUBNQN, HOST1, 0xa5, 0, 0, &cdw0), 0);
+		g_connect_cattr = 0;
+		a = rw_req(io2, NVME_OPC_READ, 1, 0, 1, BS);
+		REQ_EQ(run(a), 0);
+		REQ_EQ(a->req.rsp.sqhd, 0xffff);
+		free(a);
+		a = rw_req(c.io, NVME_OPC_READ, 1, 0, 1, BS);
+		REQ_EQ(run(a), 0);
+		REQ(a->req.rsp.sqhd < MAX_QD);
+		free(a);
+		nvmf_qpair_disconnect_async(&io2->qp);
+		REQ(wait_flag(&io2->finished, 5000, "the second I/O queue to finish"));
+	}
 
 	/* Disconnect command on the I/O queue: answered, then closed. */
 	a = new_req(c.io, NVME_OPC_FABRICS);
