@@ -22,6 +22,12 @@
  * R2T and answer it with H2CData", which makes R2T flows reachable without
  * knowing the target's TTAGs.
  *
+ * Mutation (LLVMFuzzerCustomMutator): libFuzzer's own byte mutations half
+ * of the time; otherwise one structure-aware step on the PDU sequence:
+ * flip a mode bit, set an SQE field (opcode, CID, NSID, SGL, CDW10-15) or
+ * a header byte to an interesting value, duplicate, drop or swap a PDU, or
+ * insert an R2T directive or a canned command.
+ *
  * Oracle: besides the sanitizers, every PDU the target sends must pass
  * daemon/nvme's host-side validator (right HLEN/PLEN/PDO, digests when
  * negotiated, data alignment to the HPDA asked for).
@@ -54,6 +60,8 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
 
 #define SUBNQN "nqn.2016-06.io.libreactor:fuzz"
 #define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:8a3c1a9e-2d3b-4f1e-9a6b-0c1d2e3f4a5b"
@@ -69,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define RX_CAP (512 * 1024)
 #define REPLY_TIMEOUT_MS 1000	/* the target answers a prologue step within this */
 #define QUIET_MS 20		/* linger: no bytes for this long ends the input */
+#define R2T_WAIT_MS 100		/* the R2T directive gives up after this (there may be none) */
 #define INPUT_BUDGET_MS 2000	/* bound on reading after the input was sent */
 
 static uint16_t g_port;
@@ -433,12 +442,12 @@ static bool answer_r2t(struct rx *r)
 {
 	static uint8_t data[128 * 1024];
 	uint8_t hdr[NVME_TCP_HDR_MAX], dd[NVME_TCP_DIGEST_LEN];
-	uint64_t end = now_ms() + REPLY_TIMEOUT_MS;
+	uint64_t end = now_ms() + R2T_WAIT_MS;
 
 	r->have_r2t = false;
 	while (!r->have_r2t && now_ms() < end)
-		if (!rx_read(r, REPLY_TIMEOUT_MS))
-			return false;
+		if (!rx_read(r, R2T_WAIT_MS))
+			return !r->closed;
 	if (!r->have_r2t)
 		return true;	/* none came: go on with the input */
 	uint32_t off = r->r2to, stop = r->r2to + (r->r2tl < sizeof(data) ? r->r2tl : sizeof(data));
@@ -543,4 +552,167 @@ out:
 	if (side.fd >= 0)
 		close(side.fd);
 	return 0;
+}
+
+/* ---- structure-aware mutation --------------------------------------------------- */
+
+#define MAX_PDUS 256
+
+static uint64_t mut_rand(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+/* Offsets of the PDUs after the mode byte (and the end of the last), while PLENs hold up. */
+static size_t pdu_offsets(const uint8_t *data, size_t size, size_t *off)
+{
+	size_t n = 0, o = 1;
+
+	while (n < MAX_PDUS && o + NVME_TCP_CH_LEN <= size) {
+		uint32_t plen = nvme_get_le32(data + o + 4);
+		if (plen < NVME_TCP_CH_LEN || plen > size - o)
+			break;
+		off[n++] = o;
+		o += plen;
+	}
+	off[n] = o;
+	return n;
+}
+
+static uint32_t interesting32(uint64_t *rs)
+{
+	static const uint32_t v[] = { 0, 1, 2, 7, 8, 31, 127, 128, 255, 256, 511, 512, 4095, 4096, 4097,
+				      8191, 8192, 65535, 65536, 131072, 131073, 0x7fffffff, 0x80000000,
+				      0xfffffffe, 0xffffffff };
+	uint64_t r = mut_rand(rs);
+	return r & 1 ? v[(r >> 1) % (sizeof(v) / sizeof(v[0]))] : (uint32_t)(r >> 8);
+}
+
+/* Set one SQE field of a CapsuleCmd at p (header bytes 8..71). */
+static void mutate_sqe(uint8_t *p, uint64_t *rs)
+{
+	static const uint8_t opcodes[] = { 0x00, 0x01, 0x02, 0x04, 0x05, 0x08, 0x09, 0x02, 0x06, 0x09,
+					   0x0a, 0x0c, 0x18, 0x08, 0x7f, 0x80, 0xff };
+	uint8_t *sqe = p + NVME_TCP_CH_LEN;
+	uint32_t v = interesting32(rs);
+
+	switch (mut_rand(rs) % 9) {
+	case 0: sqe[0] = opcodes[mut_rand(rs) % sizeof(opcodes)]; break;
+	case 1: sqe[1] = (uint8_t)v; break;	/* FUSE, PSDT */
+	case 2: nvme_put_le16(sqe + 2, (uint16_t)v); break;	/* CID */
+	case 3: nvme_put_le32(sqe + 4, v % 4 == 0 ? 1 : v % 4 == 1 ? 2 : v); break;	/* NSID */
+	case 4: nvme_put_le32(sqe + 24 + 8, v); break;	/* SGL length */
+	case 5: sqe[24 + 15] = (uint8_t)v; break;	/* SGL type */
+	case 6: sqe[4] = (uint8_t)v; break;	/* Fabrics FCTYPE */
+	default: nvme_put_le32(sqe + 40 + 4 * (mut_rand(rs) % 6), v); break;	/* CDW10-15 */
+	}
+}
+
+/* A few whole PDUs worth inserting: a 4 KiB read, a Keep Alive, an R2T directive. */
+static size_t canned_pdu(uint8_t *out, uint64_t *rs)
+{
+	struct nvme_sqe sqe;
+
+	memset(&sqe, 0, sizeof(sqe));
+	switch (mut_rand(rs) % 4) {
+	case 0:
+		nvme_put_le32(out + 4, NVME_TCP_CH_LEN);
+		out[0] = PSEUDO_ANSWER_R2T;
+		out[1] = out[3] = 0;
+		out[2] = NVME_TCP_CH_LEN;
+		return NVME_TCP_CH_LEN;
+	case 1:
+		sqe.opc = NVME_OPC_KEEP_ALIVE;
+		break;
+	case 2:
+		sqe.opc = NVME_OPC_WRITE;
+		sqe.nsid = 1;
+		sqe.cdw12 = 15;
+		sqe.dptr.sgl1.length = 8192;
+		break;
+	default:
+		sqe.opc = NVME_OPC_READ;
+		sqe.nsid = 1;
+		sqe.cdw12 = 7;
+		sqe.dptr.sgl1.length = 4096;
+		break;
+	}
+	sqe.cid = (uint16_t)(mut_rand(rs) & 0x3f);
+	sqe.flags = NVME_SQE_PSDT_SGL << NVME_SQE_PSDT_SHIFT;
+	sqe.dptr.sgl1.type = NVME_SGL_TYPE_BYTE(NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK,
+						NVME_SGL_SUBTYPE_TRANSPORT);
+	return nvme_tcp_build_capsule_cmd(out, &sqe, 0, false, false, 0);
+}
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+	static size_t off[MAX_PDUS + 1];
+	uint64_t rs = seed * 0x9E3779B97F4A7C15ull + 1;
+	size_t n;
+
+	if (size < 1 || max_size < 2 || mut_rand(&rs) % 2 == 0)
+		return LLVMFuzzerMutate(data, size, max_size);
+	n = pdu_offsets(data, size, off);
+	switch (mut_rand(&rs) % 6) {
+	case 0:	/* a prologue, digest or linger bit */
+		data[0] ^= (uint8_t)(1u << (mut_rand(&rs) % 6));
+		return size;
+	case 1: {	/* an SQE field, or any header byte */
+		if (!n)
+			break;
+		uint8_t *p = data + off[mut_rand(&rs) % n];
+		uint32_t plen = nvme_get_le32(p + 4);
+		if (p[0] == NVME_TCP_PDU_CAPSULE_CMD && plen >= NVME_TCP_CMD_HLEN && mut_rand(&rs) % 4) {
+			mutate_sqe(p, &rs);
+		} else {
+			uint32_t hl = p[2] && p[2] <= plen ? p[2] : plen;
+			p[mut_rand(&rs) % hl] = (uint8_t)interesting32(&rs);
+		}
+		return size;
+	}
+	case 2: {	/* duplicate a PDU */
+		if (!n)
+			break;
+		size_t i = mut_rand(&rs) % n, len = off[i + 1] - off[i];
+		if (size + len > max_size)
+			break;
+		memmove(data + off[i + 1] + len, data + off[i + 1], size - off[i + 1]);
+		memcpy(data + off[i + 1], data + off[i], len);
+		return size + len;
+	}
+	case 3: {	/* drop a PDU */
+		if (!n)
+			break;
+		size_t i = mut_rand(&rs) % n, len = off[i + 1] - off[i];
+		memmove(data + off[i], data + off[i + 1], size - off[i + 1]);
+		return size - len;
+	}
+	case 4: {	/* swap two neighbours */
+		if (n < 2)
+			break;
+		size_t i = mut_rand(&rs) % (n - 1);
+		size_t la = off[i + 1] - off[i], lb = off[i + 2] - off[i + 1];
+		uint8_t *tmp = malloc(la);
+		if (!tmp)
+			break;
+		memcpy(tmp, data + off[i], la);
+		memmove(data + off[i], data + off[i + 1], lb);
+		memcpy(data + off[i] + lb, tmp, la);
+		free(tmp);
+		return size;
+	}
+	default: {	/* insert a canned PDU at a boundary */
+		uint8_t pdu[NVME_TCP_HDR_MAX];
+		size_t len = canned_pdu(pdu, &rs), at = off[mut_rand(&rs) % (n + 1)];
+		if (size + len > max_size)
+			break;
+		memmove(data + at + len, data + at, size - at);
+		memcpy(data + at, pdu, len);
+		return size + len;
+	}
+	}
+	return LLVMFuzzerMutate(data, size, max_size);
 }
