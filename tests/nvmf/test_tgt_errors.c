@@ -269,6 +269,82 @@ out:
 	free(buf);
 }
 
+/* Commands that are well formed on the wire but wrong for the controller:
+ * each completes with its status and the queues go on. */
+static void expect_sc(bool sent, uint16_t st, unsigned sct, unsigned sc, const char *what,
+		      const char *err)
+{
+	TAP_OK(sent && nvme_status_sct(st) == sct && nvme_status_sc(st) == sc,
+	       "%s: %s (got %s) %s", what, nvme_sc_name(sct, sc, 0), host_status_str(st), err);
+}
+
+static void test_command_errors(void)
+{
+	struct host_opts o;
+	struct host a, io;
+	uint8_t *buf = calloc(1, 8192);
+	struct nvme_cqe cqe;
+	uint16_t st = 0;
+	uint64_t v;
+	bool sent;
+
+	base_opts(&o);
+	/* Before CC.EN = 1 only Fabrics commands run. */
+	if (host_open_admin(&a, &o) == 0) {
+		sent = host_identify(&a, NVME_CNS_CTRLR, 0, buf, &st) == 0;
+		expect_sc(sent, st, NVME_SCT_GENERIC, NVME_SC_COMMAND_SEQUENCE_ERROR,
+			  "Identify before CC.EN = 1", a.err);
+	} else {
+		TAP_OK(false, "command errors: setup %s", a.err);
+	}
+	host_close(&a);
+
+	if (host_open_session(&a, &io, &o) != 0) {
+		TAP_OK(false, "command errors: setup %s", a.err);
+		goto out;
+	}
+	struct nvme_sqe id = { .opc = NVME_OPC_IDENTIFY, .cdw10 = 0x55 };
+	sent = host_exec(&a, &id, NULL, 0, buf, 4096, &cqe) == 0;
+	expect_sc(sent, cqe.status, NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD, "Identify CNS 55h",
+		  a.err);
+	sent = host_get_features(&a, 0x7e, 0, NULL, &st) == 0;
+	expect_sc(sent, st, NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD, "Get Features FID 7Eh",
+		  a.err);
+	struct nvme_sqe log = { .opc = NVME_OPC_GET_LOG_PAGE, .nsid = 0xffffffffu,
+				.cdw10 = NVME_LOG_SMART | (127u << 16), .cdw12 = 4096 };
+	sent = host_exec(&a, &log, NULL, 0, buf, 512, &cqe) == 0;
+	expect_sc(sent, cqe.status, NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD,
+		  "Get Log Page SMART at offset 4096 (past its 512 bytes)", a.err);
+	sent = host_prop_set(&a, NVME_PROP_CAP, true, 0, &st) == 0;
+	expect_sc(sent, st, NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD, "Property Set of CAP (read-only)",
+		  a.err);
+	TAP_OK(host_prop_get(&a, NVME_PROP_CAP, true, &v, NULL) == 0 && v != 0,
+	       "CAP unchanged %s", a.err);
+
+	struct nvme_sqe io_id = { .opc = NVME_OPC_IDENTIFY, .nsid = NSID, .cdw10 = NVME_CNS_CTRLR };
+	sent = host_exec(&io, &io_id, NULL, 0, buf, 4096, &cqe) == 0;
+	expect_sc(sent, cqe.status, NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE,
+		  "opcode 06h on an I/O queue", io.err);
+	sent = host_write(&io, NSID, 0, 16, buf, 4096, &st) == 0;
+	expect_sc(sent, st, NVME_SCT_GENERIC, NVME_SC_DATA_SGL_LENGTH_INVALID,
+		  "Write of 16 blocks with 4096 bytes of data", io.err);
+	sent = host_write_zeroes(&io, NSID, TGTD_NS_BLOCKS - 4, 8, &st) == 0;
+	expect_sc(sent, st, NVME_SCT_GENERIC, NVME_SC_LBA_OUT_OF_RANGE,
+		  "Write Zeroes past the end", io.err);
+	sent = host_dsm_deallocate(&io, NSID, TGTD_NS_BLOCKS - 4, 8, &st) == 0;
+	expect_sc(sent, st, NVME_SCT_GENERIC, NVME_SC_LBA_OUT_OF_RANGE,
+		  "Dataset Management range past the end", io.err);
+	sent = host_compare(&io, NSID, TGTD_NS_BLOCKS - 4, 8, buf, 4096, &st) == 0;
+	expect_sc(sent, st, NVME_SCT_GENERIC, NVME_SC_LBA_OUT_OF_RANGE, "Compare past the end",
+		  io.err);
+	TAP_OK(host_keep_alive(&a, NULL) == 0 && host_read(&io, NSID, 0, 8, buf, 4096, NULL) == 0,
+	       "both queues still work %s %s", a.err, io.err);
+out:
+	host_close(&io);
+	host_close(&a);
+	free(buf);
+}
+
 /* ---- data digest error ---------------------------------------------------------- */
 
 static void test_bad_ddgst(void)
@@ -810,6 +886,7 @@ int main(void)
 		test_connect_refusals();
 		test_connect_params();
 		test_bad_sgl();
+		test_command_errors();
 		test_bad_ddgst();
 		test_malformed();
 		test_h2c_faults();
