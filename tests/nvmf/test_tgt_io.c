@@ -322,6 +322,60 @@ static void test_digests(bool hdgst, bool ddgst, uint8_t hpda)
 	host_close(&a);
 }
 
+/* A full queue of large transfers: 64 writes of 128 KiB in flight (8 MiB,
+ * about the transport's whole buffer pool), then 64 reads: the target has
+ * to queue what it cannot buffer, not fail or stall. */
+static void test_deep_queue(void)
+{
+	enum { N = 64, LEN = 128 * 1024 };
+	struct host_opts o;
+	struct host a, io;
+	uint8_t *w = malloc((size_t)N * LEN), *r = malloc((size_t)N * LEN);
+	int cids[N];
+	bool ok = true;
+
+	base_opts(&o);
+	o.sqsize = 127;
+	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "deep queue: connected (SQSIZE 128)")) {
+		tap_diag("%s", a.err);
+		goto out;
+	}
+	fill(w, (size_t)N * LEN, 50);
+	memset(r, 0, (size_t)N * LEN);
+	for (int i = 0; i < N && ok; i++) {
+		struct nvme_sqe sqe = { .opc = NVME_OPC_WRITE, .nsid = NSID,
+					.cdw10 = 32768u + (uint32_t)i * (LEN / BS), .cdw12 = LEN / BS - 1 };
+		cids[i] = host_submit(&io, &sqe, w + (size_t)i * LEN, LEN, NULL, 0);
+		ok = cids[i] >= 0;
+	}
+	for (int i = 0; i < N && ok; i++) {
+		struct nvme_cqe cqe;
+		ok = host_wait(&io, (uint16_t)cids[i], &cqe) == 0 && cqe.status == 0;
+		if (!ok)
+			tap_diag("write %d: %s %s", i, host_status_str(cqe.status), io.err);
+	}
+	TAP_OK(ok, "%d writes of 128 KiB in flight at once", N);
+	for (int i = 0; i < N && ok; i++) {
+		struct nvme_sqe sqe = { .opc = NVME_OPC_READ, .nsid = NSID,
+					.cdw10 = 32768u + (uint32_t)i * (LEN / BS), .cdw12 = LEN / BS - 1 };
+		cids[i] = host_submit(&io, &sqe, NULL, 0, r + (size_t)i * LEN, LEN);
+		ok = cids[i] >= 0;
+	}
+	for (int i = 0; i < N && ok; i++) {
+		struct nvme_cqe cqe;
+		ok = host_wait(&io, (uint16_t)cids[i], &cqe) == 0 && cqe.status == 0;
+		if (!ok)
+			tap_diag("read %d: %s %s", i, host_status_str(cqe.status), io.err);
+	}
+	TAP_OK(ok && memcmp(w, r, (size_t)N * LEN) == 0,
+	       "%d reads of 128 KiB in flight at once return the data", N);
+out:
+	host_close(&io);
+	host_close(&a);
+	free(w);
+	free(r);
+}
+
 /* Every PDU sent one byte per send() (TCP_NODELAY): the target must
  * assemble headers, data and digests from any segmentation. */
 static void test_byte_by_byte(void)
@@ -448,6 +502,7 @@ int main(void)
 		test_digests(true, true, 3);
 		test_byte_by_byte();
 		test_parallel_hosts();
+		test_deep_queue();
 		test_c2h_success();
 	}
 	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
