@@ -407,7 +407,8 @@ static void on_readable(void *arg, struct reactor_sock_group *group, struct reac
 	(void)group;
 	for (int i = 0; i < RX_RECVS_PER_CALL && !q->failed; i++) {
 		if (q->rx_pos == q->rx_len && q->st == RX_DATA && q->data_left >= RX_DIRECT_MIN) {
-			n = reactor_sock_recv(sock, q->data_dst, q->data_left);
+			size_t want = q->data_left;
+			n = reactor_sock_recv(sock, q->data_dst, want);
 			if (n > 0) {
 				q->data_dst += n;
 				q->data_left -= (uint32_t)n;
@@ -417,15 +418,20 @@ static void on_readable(void *arg, struct reactor_sock_group *group, struct reac
 					else
 						on_data_done(q);
 				}
+				if ((size_t)n < want)
+					return;	/* drained: skip the recv that would say EAGAIN */
 				continue;
 			}
 		} else {
 			if (q->rx_pos == q->rx_len)
 				q->rx_pos = q->rx_len = 0;
-			n = reactor_sock_recv(sock, q->rxbuf + q->rx_len, RX_BUF_SIZE - q->rx_len);
+			size_t want = RX_BUF_SIZE - q->rx_len;
+			n = reactor_sock_recv(sock, q->rxbuf + q->rx_len, want);
 			if (n > 0) {
 				q->rx_len += (size_t)n;
 				consume(q);
+				if ((size_t)n < want)
+					return;	/* drained (level-triggered: called again if more comes) */
 				continue;
 			}
 		}
