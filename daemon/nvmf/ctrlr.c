@@ -627,6 +627,10 @@ static void connect_admin(struct nvmf_request *req, struct nvmf_subsystem *s,
 	qpair->pg->current_admin_qpairs++;
 	if (!kato && s->subtype == NVMF_SUBTYPE_DISCOVERY)
 		kato = NVMF_DISC_KATO_MS;
+	/* Rounded up to the granularity Identify reports (Linux: whole seconds). */
+	if (kato > UINT32_MAX - NVMF_KATO_GRANULARITY_MS)
+		kato = UINT32_MAX - NVMF_KATO_GRANULARITY_MS;
+	kato = (kato + NVMF_KATO_GRANULARITY_MS - 1) / NVMF_KATO_GRANULARITY_MS * NVMF_KATO_GRANULARITY_MS;
 	nvmf_ctrlr_set_keep_alive(ctrlr, kato);
 	REACTOR_NOTICELOG("controller %u of subsystem %s: host %s connected from %s:%u (KATO %u ms)",
 			  ctrlr->cntlid, s->nqn, ctrlr->hostnqn, qpair->peer_addr, qpair->peer_port, kato);

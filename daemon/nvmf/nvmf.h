@@ -56,6 +56,7 @@
 #define NVMF_TRSVCID_LEN 32
 #define NVMF_VS NVME_VS(1, 3, 0)	/* VS property (ctrlr.c) and Identify VER (as Linux nvmet) */
 #define NVMF_DISC_KATO_MS 120000	/* discovery controller KATO when Connect gives 0 (Linux, SPDK) */
+#define NVMF_KATO_GRANULARITY_MS 1000	/* KATO is rounded up to this (Identify KAS: 10 x 100 ms) */
 
 struct nvmf_transport;
 struct nvmf_poll_group;
