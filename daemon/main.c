@@ -37,6 +37,7 @@
 #define NVMF_TGTD_CONFIG "/etc/nvmf-tgtd/nvmf-tgtd.json"
 #endif
 #define SHUTDOWN_TIMEOUT_S 30
+#define STATUS_REFRESH_US (5u * 1000u * 1000u)
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -89,15 +90,38 @@ static void describe_service(char *buf, size_t size)
 		snprintf(buf + len, size - len, " (no listener yet)");
 }
 
+static char g_status[256];
+static struct reactor_poller *g_status_poller;
+
+#ifdef HAVE_LIBSYSTEMD
+/* Subsystems and listeners change over JSON-RPC: keep systemctl status truthful. */
+static int status_refresh(void *arg)
+{
+	char now[sizeof(g_status)];
+
+	(void)arg;
+	describe_service(now, sizeof(now));
+	if (strcmp(now, g_status) == 0)
+		return REACTOR_POLLER_IDLE;
+	memcpy(g_status, now, sizeof(g_status));
+	notify("STATUS=%s", g_status);
+	return REACTOR_POLLER_BUSY;
+}
+#endif
+
 static void start(void *arg)
 {
 	const char *rpc_addr = arg;
-	char status[256];
 
-	describe_service(status, sizeof(status));
-	REACTOR_NOTICELOG(PROG " %s: %s; JSON-RPC on %s\n", PACKAGE_VERSION, status,
+	describe_service(g_status, sizeof(g_status));
+	REACTOR_NOTICELOG(PROG " %s: %s; JSON-RPC on %s\n", PACKAGE_VERSION, g_status,
 			  rpc_addr != NULL ? rpc_addr : "(none)");
-	notify("READY=1\nSTATUS=%s", status);
+	notify("READY=1\nSTATUS=%s", g_status);
+#ifdef HAVE_LIBSYSTEMD
+	if (getenv("NOTIFY_SOCKET") != NULL)
+		g_status_poller = reactor_poller_register_named(status_refresh, NULL, STATUS_REFRESH_US,
+							       "nvmf_tgtd_status");
+#endif
 }
 
 /* A fini that hangs (a device that never completes its I/O) must not keep the daemon alive forever. */
@@ -121,6 +145,7 @@ static void shutdown_cb(void *arg)
 	if (stopping)
 		return;
 	stopping = true;
+	reactor_poller_unregister(&g_status_poller);
 	REACTOR_NOTICELOG(PROG ": stopping (disconnecting hosts, flushing devices)\n");
 	notify("STOPPING=1\nSTATUS=stopping");
 	memset(&sa, 0, sizeof(sa));
