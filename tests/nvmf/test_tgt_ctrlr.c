@@ -5,8 +5,8 @@
  * controller, a namespace added and removed through JSON-RPC while a host
  * is connected (Asynchronous Event, Changed Namespace List, I/O to the new
  * namespace), controller reset (CC.EN = 0 ends the I/O queues) and shutdown
- * notification (CC.SHN, CSTS.SHST); an IPv6 listener added and removed
- * through RPC.
+ * notification (CC.SHN, CSTS.SHST); an IPv6 listener and a host removed
+ * through RPC end the associations that used them (as SPDK).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -309,11 +309,20 @@ static void test_ipv6_listener(void)
 		       host_write(&io, NSID, 3000, 16, w, 8192, NULL) == 0 &&
 		       host_read(&io, NSID, 3000, 16, r, 8192, NULL) == 0 && memcmp(w, r, 8192) == 0,
 	       "over IPv6 [::1]: connect, write, read back %s", a.fd >= 0 ? io.err : a.err);
+	/* An IPv4 association of the same subsystem, across the removal. */
+	struct host_opts o4;
+	struct host a4, io4;
+	base_opts(&o4);
+	bool v4 = host_open_session(&a4, &io4, &o4) == 0;
 	rc = tgtd_rpc(&g_tgtd, out, sizeof(out), "nvmf_subsystem_remove_listener", "-j", params, NULL);
 	TAP_OK(rc == 0, "RPC nvmf_subsystem_remove_listener [::1] (%d: %.200s)", rc, out);
-	memset(r, 0, 8192);
-	TAP_OK(host_read(&io, NSID, 3000, 16, r, 8192, NULL) == 0 && memcmp(w, r, 8192) == 0,
-	       "the connection accepted before the removal still works %s", io.err);
+	/* As SPDK (and Linux for a port): the associations made through it end. */
+	TAP_OK(host_wait_closed(&io, 10000) == 0 && host_wait_closed(&a, 10000) == 0,
+	       "the association made over [::1] is ended");
+	TAP_OK(v4 && host_read(&io4, NSID, 3000, 16, r, 8192, NULL) == 0 && memcmp(w, r, 8192) == 0,
+	       "an association over 127.0.0.1 goes on %s", v4 ? io4.err : a4.err);
+	host_close(&io4);
+	host_close(&a4);
 	/* The port may still accept (the listener is shared by address); a new
 	 * association on it must not reach the subsystem. */
 	uint16_t st = 0;
@@ -335,6 +344,51 @@ static void test_ipv6_listener(void)
 done:
 	free(w);
 	free(r);
+}
+
+/* ---- a host removed through RPC ---------------------------------------------------- */
+
+static void test_host_removal(void)
+{
+	struct host_opts o;
+	struct host a, io;
+	char out[2048];
+	uint8_t *buf = malloc(4096);
+	uint16_t st = 0;
+	int rc;
+
+	base_opts(&o);
+	o.subnqn = TGTD_NQN_CLOSED;
+	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "the listed host connects to %s",
+		    TGTD_NQN_CLOSED)) {
+		tap_diag("%s", a.err);
+		goto out;
+	}
+	rc = tgtd_rpc(&g_tgtd, out, sizeof(out), "nvmf_subsystem_remove_host",
+		      "nqn=" TGTD_NQN_CLOSED, "host=" HOST_DEFAULT_HOSTNQN, NULL);
+	TAP_OK(rc == 0, "RPC nvmf_subsystem_remove_host (%d: %.200s)", rc, out);
+	TAP_OK(host_wait_closed(&io, 10000) == 0 && host_wait_closed(&a, 10000) == 0,
+	       "the removed host's association is ended");
+	host_close(&io);
+	host_close(&a);
+	rc = host_tcp_connect(&a, &o) == 0 && host_ic(&a) == 0 ? 0 : -1;
+	a.icd_max = HOST_ADMIN_ICD;
+	if (rc == 0)
+		rc = host_fabrics_connect(&a, 0, 0, &st, NULL);
+	TAP_OK(rc == 0 && nvme_status_sct(st) == NVME_SCT_COMMAND_SPECIFIC &&
+		       nvme_status_sc(st) == NVME_SC_CONNECT_INVALID_HOST,
+	       "its new Connect: Connect Invalid Host (%s) %s", host_fabrics_status_str(st), a.err);
+	host_close(&a);
+	rc = tgtd_rpc(&g_tgtd, out, sizeof(out), "nvmf_subsystem_add_host",
+		      "nqn=" TGTD_NQN_CLOSED, "host=" HOST_DEFAULT_HOSTNQN, NULL);
+	TAP_OK(rc == 0, "RPC nvmf_subsystem_add_host again (%d: %.200s)", rc, out);
+	TAP_OK(host_open_session(&a, &io, &o) == 0 &&
+		       host_read(&io, NSID, 0, 8, buf, 4096, NULL) == 0,
+	       "the host is back: connects and reads %s", a.err);
+out:
+	host_close(&io);
+	host_close(&a);
+	free(buf);
 }
 
 /* ---- reset and shutdown ---------------------------------------------------------- */
@@ -410,6 +464,7 @@ int main(void)
 	if (access(ctl, X_OK) == 0) {
 		test_ns_hotplug();
 		test_ipv6_listener();
+		test_host_removal();
 	} else {
 		tap_skip("tools/reactorctl is not built", "namespace hot plug and listeners through RPC");
 	}
