@@ -117,6 +117,7 @@ struct tcp_conn {
 	uint8_t rx_ddgst[NVME_TCP_DIGEST_LEN];
 	uint32_t ddgst_got;
 	bool rx_stalled;		/* a command waits for a free request */
+	uint64_t ddgst_errors;
 	/* Connection-level sends. */
 	struct reactor_sock_request ic_sreq, term_sreq;
 	struct iovec ic_iov, term_iov;
@@ -608,8 +609,8 @@ static void rx_pdu_done(struct tcp_conn *c)
 		int n = req_slice(r, c->rx_data_off, c->pdu.data_len, iov);
 
 		bad_digest = nvme_tcp_check_ddgst(iov, n, c->rx_ddgst) != 0;
-		if (bad_digest)
-			REACTOR_WARNLOG("NVMe/TCP %s:%u: data digest error on command %u; completing it with Transient Transport Error",
+		if (bad_digest && c->ddgst_errors++ == 0)	/* once per connection: no log flood */
+			REACTOR_WARNLOG("NVMe/TCP %s:%u: data digest error on command %u; completing it with Transient Transport Error (further ones on this connection not logged)",
 					c->qpair.peer_addr, c->qpair.peer_port, r->req.cmd.cid);
 	}
 	if (r->fail_status != 0) {
