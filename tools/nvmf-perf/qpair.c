@@ -48,6 +48,9 @@ struct hq {
 	uint32_t nfree;
 	void *data;
 	struct hq_tx ic_tx;
+	uint8_t term[NVME_TCP_TERM_MAX_LEN];	/* the H2CTermReq we send on a bad PDU */
+	struct iovec term_iov;
+	struct reactor_sock_request term_req;
 	struct hq_tx *txs;	/* depth * ntx, made at ICResp */
 	/* receive */
 	uint8_t *rxbuf;
@@ -83,8 +86,26 @@ static void fail(struct hq *q, int rc, const char *fmt, ...)
 	q->o.on_event(q->o.event_arg, q, rc);
 }
 
+static void term_sent(void *arg, int status)
+{
+	(void)arg;
+	(void)status;	/* best effort: the connection closes either way */
+}
+
+/* §3.6.2.4: tell the controller why with an H2CTermReq, then close. */
 static void protocol_fail(struct hq *q, const struct nvme_tcp_err *err)
 {
+	if (q->sock && !q->failed) {
+		size_t n = nvme_tcp_build_term_req(q->term, NVME_TCP_PDU_H2C_TERM_REQ, err->fes, err->fei,
+						   q->hdr, q->hdr_have);
+		q->term_iov = (struct iovec){ q->term, n };
+		q->term_req.iov = &q->term_iov;
+		q->term_req.iovcnt = 1;
+		q->term_req.cb_fn = term_sent;
+		q->term_req.cb_arg = q;
+		if (reactor_sock_writev_async(q->sock, &q->term_req) == 0)
+			reactor_sock_flush(q->sock);
+	}
 	fail(q, -EPROTO, "bad PDU from the target (%s, header byte %u): %s",
 	     nvme_tcp_fes_name(err->fes), err->fei, err->why);
 }
