@@ -36,7 +36,8 @@ static uint8_t g_written[MAX_IO];
 static uint32_t g_written_len;
 static struct nvmf_request *g_held[64];
 static int g_nheld;
-static atomic_bool g_hold_off;	/* the mutation test: OPC_HOLD completes like any opcode */
+static atomic_bool g_hold_off;
+static atomic_bool g_no_c2h_success;	/* create the transport with c2h_success false */	/* the mutation test: OPC_HOLD completes like any opcode */
 
 static uint8_t pattern(uint32_t slba, uint32_t i)
 {
@@ -212,6 +213,7 @@ static void tgt_create(void *arg)
 	o.io_unit_size = IO_UNIT;
 	o.max_io_size = MAX_IO;
 	o.in_capsule_data_size = ICD;
+	o.c2h_success = !atomic_load(&g_no_c2h_success);
 	g_tt = nvmf_tcp_ops.create(&o);
 	if (!H_CHECK(g_tt != NULL))
 		return;
@@ -799,6 +801,31 @@ static void test_c2h_success(void **state)
 	run(body_c2h_success);
 }
 
+/* c2h_success false: a CapsuleResp even without SQ flow control. */
+static void body_no_c2h_success(void *arg H_UNUSED)
+{
+	struct host h;
+
+	if (!tgt_up())
+		goto out;
+	if (host_open(&h) && host_ic(&h, false, false, 0) && host_connect(&h, 1, 31, 4)) {
+		host_read(&h, 1, 4096, IO_UNIT, false);
+		host_read(&h, 2, 20000, IO_UNIT, false);
+	}
+	host_close(&h);
+out:
+	tgt_down();
+}
+
+static void test_no_c2h_success(void **state)
+{
+	(void)state;
+	H_BEGIN();
+	atomic_store(&g_no_c2h_success, true);
+	run(body_no_c2h_success);
+	atomic_store(&g_no_c2h_success, false);
+}
+
 /* A data digest error fails the command with Transient Transport Error; the connection stays. */
 static void body_ddgst_error(void *arg H_UNUSED)
 {
@@ -1335,7 +1362,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		H_TEST(test_icresp),	 H_TEST(test_io),	   H_TEST(test_pipeline),
-		H_TEST(test_c2h_success), H_TEST(test_ddgst_error), H_TEST(test_bad_sgl),
+		H_TEST(test_c2h_success), H_TEST(test_no_c2h_success), H_TEST(test_ddgst_error), H_TEST(test_bad_sgl),
 		H_TEST(test_malformed),	 H_TEST(test_close_at_core), H_TEST(test_maxr2t),
 		H_TEST(test_hpda),	 H_TEST(test_mutations), H_TEST(test_uring_io),
 	};
