@@ -447,7 +447,7 @@ static void test_parallel_hosts(void)
 
 /* SQ flow control disabled: the target may complete reads with C2HData
  * SUCCESS instead of a CapsuleResp (c2h_success defaults to true). */
-static void test_c2h_success(void)
+static void test_c2h_success(bool digests)
 {
 	struct host_opts o;
 	struct host a, io;
@@ -456,7 +456,9 @@ static void test_c2h_success(void)
 
 	base_opts(&o);
 	o.sq_fc_disabled = true;
-	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "SQ flow control disabled: connected")) {
+	o.hdgst = o.ddgst = digests;
+	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "SQ flow control disabled, digests %d: connected",
+		    digests)) {
 		tap_diag("%s", a.err);
 	} else {
 		struct nvme_sqe sqe = { .opc = NVME_OPC_READ, .nsid = NSID, .cdw12 = 15 };
@@ -503,7 +505,8 @@ int main(void)
 		test_byte_by_byte();
 		test_parallel_hosts();
 		test_deep_queue();
-		test_c2h_success();
+		test_c2h_success(false);
+		test_c2h_success(true);
 	}
 	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
 	TAP_OK(tgtd_stop(&g_tgtd) == 0, "nvmf-tgtd exits 0 on SIGTERM, no sanitizer report");
