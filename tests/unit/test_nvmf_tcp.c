@@ -307,6 +307,8 @@ struct host {
 	uint16_t cid;
 };
 
+static int g_host_rcvbuf;	/* SO_RCVBUF of the next host_open() (0: the kernel's) */
+
 static bool host_open(struct host *h)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(g_port)};
@@ -321,6 +323,9 @@ static bool host_open(struct host *h)
 		return false;
 	setsockopt(h->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Before connect, so the window it announces is small from the start. */
+	if (g_host_rcvbuf)
+		setsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &g_host_rcvbuf, sizeof(g_host_rcvbuf));
 	return H_CHECK(connect(h->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 }
 
@@ -475,17 +480,28 @@ static bool host_connect(struct host *h, uint16_t qid, uint16_t sqsize, uint8_t 
 }
 
 /* Read @p len bytes at "LBA" @p slba: check every C2HData PDU and the data. */
+static bool host_read_answer(struct host *h, uint16_t cid, uint32_t slba, uint32_t len,
+			     uint32_t chunk, bool success);
+
 static bool host_read(struct host *h, uint32_t slba, uint32_t len, uint32_t chunk, bool success)
 {
-	static uint8_t buf[MAX_IO + 256];
 	struct nvme_sqe s;
 	uint16_t cid = h->cid++;
-	uint32_t off = 0;
 
 	sqe_init(&s, NVME_OPC_READ, cid, false, len);
 	s.cdw10 = slba;
 	if (!host_send_cmd(h, &s, NULL, 0, false))
 		return false;
+	return host_read_answer(h, cid, slba, len, chunk, success);
+}
+
+/* The C2HData PDUs (and CapsuleResp) of read @p cid, checked. */
+static bool host_read_answer(struct host *h, uint16_t cid, uint32_t slba, uint32_t len,
+			     uint32_t chunk, bool success)
+{
+	static uint8_t buf[MAX_IO + 256];
+	uint32_t off = 0;
+
 	while (off < len) {
 		uint32_t want = len - off < chunk ? len - off : chunk;
 		uint32_t hl = NVME_TCP_DATA_HLEN + (h->hdgst ? 4u : 0u);
@@ -1345,6 +1361,46 @@ static void test_mutations(void **state)
 	run(body_mutations);
 }
 
+/* A host that sends far more reads than the pool holds without reading the
+ * answers (its receive window is tiny): the target stops taking commands
+ * when its pool is empty and resumes as responses leave; every answer
+ * arrives intact and in order. */
+static void body_backpressure(void *arg H_UNUSED)
+{
+	enum { NCMD = 400 };
+	static uint8_t cmds[NCMD * NVME_TCP_CMD_HLEN];
+	struct host h;
+
+	if (!tgt_up())
+		goto out;
+	g_host_rcvbuf = 16384;
+	if (host_open(&h) && host_ic(&h, false, false, 0) && host_connect(&h, 1, 127, 0)) {
+		for (int i = 0; i < NCMD; i++) {
+			struct nvme_sqe s;
+
+			sqe_init(&s, NVME_OPC_READ, (uint16_t)(1000 + i), false, MAX_IO);
+			s.cdw10 = (uint32_t)i;
+			nvme_tcp_build_capsule_cmd(cmds + i * NVME_TCP_CMD_HLEN, &s, 0, false, false, 0);
+		}
+		host_send(&h, cmds, sizeof(cmds));
+		h_sleep_ms(200);	/* let the target fill its pool and stall */
+		for (int i = 0; i < NCMD && h_failures() == 0; i++)
+			host_read_answer(&h, (uint16_t)(1000 + i), (uint32_t)i, MAX_IO, IO_UNIT, false);
+		host_flush(&h);
+	}
+	g_host_rcvbuf = 0;
+	host_close(&h);
+out:
+	tgt_down();
+}
+
+static void test_backpressure(void **state)
+{
+	(void)state;
+	H_BEGIN();
+	run(body_backpressure);
+}
+
 /* The same on io_uring socket groups (the poll groups' and the acceptor's). */
 static void test_uring_io(void **state)
 {
@@ -1355,6 +1411,7 @@ static void test_uring_io(void **state)
 	run(body_io);
 	run(body_malformed);
 	run(body_mutations);
+	run(body_backpressure);
 	reactor_sock_set_default_impl("epoll");
 }
 
@@ -1364,7 +1421,8 @@ int main(void)
 		H_TEST(test_icresp),	 H_TEST(test_io),	   H_TEST(test_pipeline),
 		H_TEST(test_c2h_success), H_TEST(test_no_c2h_success), H_TEST(test_ddgst_error), H_TEST(test_bad_sgl),
 		H_TEST(test_malformed),	 H_TEST(test_close_at_core), H_TEST(test_maxr2t),
-		H_TEST(test_hpda),	 H_TEST(test_mutations), H_TEST(test_uring_io),
+		H_TEST(test_hpda),	 H_TEST(test_mutations), H_TEST(test_backpressure),
+		H_TEST(test_uring_io),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
