@@ -37,6 +37,7 @@ tgtd_install() {
     [[ -n $ctl && -n $libdir ]] || fail "reactorctl or libreactor.so.1 missing from the staged tree"
     PATH=$(dirname "$bin"):$(dirname "$ctl"):$PATH
     export LD_LIBRARY_PATH=$libdir
+    step "nvmf-tgtd: libraries (ldd), version"
     missing=$(ldd "$bin" "$ctl" 2>&1 | grep 'not found' | sort -u || true)
     [[ -z $missing ]] || fail "libraries missing in the guest (add their packages to image/packages.txt): $missing"
     info "$(command -v nvmf-tgtd): $(nvmf-tgtd --version 2>&1 | head -n1)"

@@ -26,6 +26,10 @@ RESTRICTED_NQN=nqn.2024-01.io.libreactor:restricted
 ALLOWED_HOST=nqn.2024-01.io.libreactor:allowed-host
 STRANGER_HOST=nqn.2024-01.io.libreactor:stranger
 MISSING_NQN=nqn.2024-01.io.libreactor:no-such-subsystem
+# The file namespace keeps its identity across restarts (without a fixed
+# UUID each start makes a new one, and the host drops the namespace on
+# reconnect: "identifiers changed for nsid 1").
+NS_UUID=5d0c6a1e-0b7f-4a53-9d2c-3f4e5a6b7c01
 # The host retries the connection itself (every second, for 60 s) after an error.
 RECONNECT=(--reconnect-delay=1 --ctrl-loss-tmo=60)
 FIO_PID=''
@@ -40,7 +44,8 @@ write_config() {
       "subsystem": "bdev",
       "config": [
         { "method": "bdev_uring_create",
-          "params": { "name": "File0", "filename": "$DATA/ns1.img", "block_size": 512 } },
+          "params": { "name": "File0", "filename": "$DATA/ns1.img", "block_size": 512,
+                      "uuid": "$NS_UUID" } },
         { "method": "bdev_malloc_create",
           "params": { "name": "Malloc0", "num_blocks": 65536, "block_size": 512 } }
       ]
@@ -53,7 +58,8 @@ write_config() {
           "params": { "nqn": "$IC_NQN", "serial_number": "SYSTEST0000000000002",
                       "allow_any_host": true } },
         { "method": "nvmf_subsystem_add_ns",
-          "params": { "nqn": "$IC_NQN", "namespace": { "nsid": 1, "bdev_name": "File0" } } },
+          "params": { "nqn": "$IC_NQN", "namespace": { "nsid": 1, "bdev_name": "File0",
+                      "uuid": "$NS_UUID", "nguid": "${NS_UUID//-/}" } } },
         { "method": "nvmf_subsystem_add_listener", "params": { "nqn": "$IC_NQN", $listen } },
         { "method": "nvmf_create_subsystem",
           "params": { "nqn": "$RESTRICTED_NQN", "serial_number": "SYSTEST0000000000003",
@@ -92,6 +98,11 @@ tgtd_alive() {
 tgtd_sockets() {
     find "/proc/$TGTD_PID/fd" -lname 'socket:*' 2>/dev/null | wc -l
 }
+
+# Conditions polled with wait_for (evaluated on each try).
+no_connections() { [[ -z $(ss -Htn state established "sport = :$IC_TRSVCID") ]]; }
+icresp_received() { [[ $(stat -c %s "$IC_TMP/icresp" 2>/dev/null || echo 0) -ge 128 ]]; }
+sockets_back() { (($(tgtd_sockets) == base_sockets)); }
 
 # The controller /sys/class/nvme/nvmeX of subsystem $1 (exactly one).
 ctrl_sysfs() {
@@ -136,21 +147,21 @@ host_reconnected() {
     ic_dmesg_since | grep -q 'Successfully reconnected'
 }
 
-# I/Os completed on $IC_DEV. The multipath head node counts none: sum its paths.
-dev_ios() {
-    local dev stats
-    dev=$(basename "$IC_DEV")
-    stats=$(cat /sys/block/"$dev"/multipath/*/stat 2>/dev/null || cat "/sys/block/$dev/stat")
-    awk '{ n += $1 + $5 } END { print n + 0 }' <<<"$stats"
+# Write commands the daemon has completed on File0 (the host's multipath
+# head node keeps no I/O statistics).
+target_writes() {
+    reactorctl -s "$TGTD_SOCK" -t 10 bdev_get_iostat name=File0 |
+        sed -n 's/.*"num_write_ops": *\([0-9]*\).*/\1/p' | head -n1
 }
 
 # Wait until the background fio has completed some I/O and is still running.
 wait_io_started() {
     local ios0 i
-    ios0=$(dev_ios)
+    ios0=$(target_writes)
+    [[ -n $ios0 ]] || fail "bdev_get_iostat shows no num_write_ops for File0"
     for ((i = 0; i < 100; i++)); do
         kill -0 "$FIO_PID" 2>/dev/null || { cat "$IC_TMP"/fio-*.log; fail "fio ended early"; }
-        (($(dev_ios) > ios0 + 20)) && return 0
+        (($(target_writes) > ios0 + 20)) && return 0
         sleep 0.2
     done
     fail "fio did no I/O on $IC_DEV within 20 s"
@@ -171,7 +182,7 @@ tgtd_start "$CFG"
 ic_connect
 ic_dd_roundtrip
 ic_disconnect
-wait_for 10 "the daemon's connections to close" test -z "$(ss -Htn state established "sport = :$IC_TRSVCID")"
+wait_for 10 "the daemon's connections to close" no_connections
 base_sockets=$(tgtd_sockets)
 info "daemon sockets at idle: $base_sockets"
 
@@ -239,14 +250,14 @@ step "fault: a userspace peer killed with SIGKILL inside a command PDU"
 # ICReq: type 0, hlen 128, plen 128, PFV 0, no digests; then 24 of the 72
 # bytes of a CapsuleCmd, and the peer dies.
 (
-    exec 3<>"/dev/tcp/$IC_TRADDR/$IC_TRSVCID"
+    exec 3<>"/dev/tcp/$IC_TRADDR/$IC_TRSVCID" || exit 1
     { printf '\x00\x00\x80\x00\x80\x00\x00\x00'; head -c 120 /dev/zero; } >&3
     head -c 128 <&3 >"$IC_TMP/icresp"
     { printf '\x04\x00\x48\x00\x48\x00\x00\x00'; head -c 16 /dev/zero; } >&3
     exec sleep 300
 ) &
 peer=$!
-wait_for 20 "the ICResp (128 bytes)" test "$(stat -c %s "$IC_TMP/icresp" 2>/dev/null || echo 0)" -eq 128
+wait_for 20 "the ICResp (128 bytes)" icresp_received
 [[ $(od -An -tx1 -N1 "$IC_TMP/icresp" | tr -d ' ') == 01 ]] || fail "the daemon's answer to ICReq is not an ICResp"
 kill -KILL "$peer"
 wait "$peer" 2>/dev/null || true
@@ -254,8 +265,8 @@ info "peer $peer killed after the ICResp and 24 bytes of a capsule"
 tgtd_alive
 
 step "no connection or socket left behind"
-wait_for 15 "the daemon's connections to close" test -z "$(ss -Htn state established "sport = :$IC_TRSVCID")"
-wait_for 15 "the daemon's sockets back to $base_sockets" test "$(tgtd_sockets)" -eq "$base_sockets"
+wait_for 15 "the daemon's connections to close" no_connections
+wait_for 15 "the daemon's sockets back to $base_sockets" sockets_back
 info "daemon sockets at idle: $(tgtd_sockets)"
 
 # ---------------------------------------------------------------------------
@@ -266,7 +277,7 @@ run dd if=/dev/urandom of="$IC_TMP/kept" bs=1M count=4 status=none
 run dd if="$IC_TMP/kept" of="$IC_DEV" bs=1M seek=40 oflag=direct conv=fsync status=none
 want=$(sha256sum <"$IC_TMP/kept" | cut -d' ' -f1)
 info "flushed 4 MiB at 40 MiB: $want"
-fio_start load --rw=randwrite --bs=4k --iodepth=16 --size=16M --offset=8M --time_based --runtime=30
+fio_start load --rw=randwrite --bs=4k --iodepth=16 --size=16M --offset=8M --time_based --runtime=12
 wait_io_started
 step "target: SIGTERM with fio writing"
 ic_dmesg_mark
