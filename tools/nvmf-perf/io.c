@@ -90,13 +90,13 @@ int perf_workers_create(struct perf_conn *conns, uint32_t nconns)
 	if (!g_io.workers)
 		return -ENOMEM;
 	REACTOR_FOREACH_CORE(core) {
-		struct perf_worker *w = &g_io.workers[i++];
+		struct perf_worker *w = &g_io.workers[i];
+		g_io.nworkers = ++i;	/* as we go: destroy frees what was made */
 		w->core = core;
 		w->conns = calloc(nconns, sizeof(*w->conns));
 		if (!w->conns)
 			return -ENOMEM;
 	}
-	g_io.nworkers = i;
 	for (uint32_t c = 0; c < nconns; c++) {
 		struct perf_worker *w = &g_io.workers[c % g_io.nworkers];
 		conns[c].w = w;
@@ -115,9 +115,10 @@ int perf_workers_create(struct perf_conn *conns, uint32_t nconns)
 		w->thread = reactor_thread_create(name, set);
 		reactor_cpuset_destroy(set);
 		if (!w->thread) {
+			int err = errno;
 			fprintf(stderr, "nvmf-perf: cannot create a thread on core %u: %s\n", w->core,
-				strerror(errno));
-			return -errno;
+				strerror(err));
+			return -err;
 		}
 	}
 	return 0;
@@ -127,9 +128,17 @@ static void start_phase(reactor_msg_fn fn, void (*cb)(int rc))
 {
 	g_io.phase_cb = cb;
 	g_io.phase_rc = 0;
-	g_io.waiting = g_io.nworkers;
+	g_io.waiting = 0;
 	for (uint32_t i = 0; i < g_io.nworkers; i++)
-		send_or_die(g_io.workers[i].thread, fn, &g_io.workers[i]);
+		g_io.waiting += g_io.workers[i].thread != NULL;
+	if (!g_io.waiting) {	/* no thread could be made: nothing to wait for */
+		g_io.phase_cb = NULL;
+		cb(-ENOMEM);
+		return;
+	}
+	for (uint32_t i = 0; i < g_io.nworkers; i++)
+		if (g_io.workers[i].thread)	/* a thread whose creation failed has nothing to do */
+			send_or_die(g_io.workers[i].thread, fn, &g_io.workers[i]);
 }
 
 /* ---- I/O ---------------------------------------------------------------------------- */
@@ -359,7 +368,10 @@ void perf_workers_stop_early(void)
 static void destroy_answer(int rc)
 {
 	(void)rc;
+	for (uint32_t i = 0; i < g_io.nworkers; i++)
+		free(g_io.workers[i].conns);	/* NULL unless its thread was never made */
 	free(g_io.workers);
+	g_io.nworkers = 0;
 	g_io.workers = NULL;
 	g_io.destroy_cb();
 }
@@ -382,9 +394,5 @@ static void worker_destroy(void *ctx)
 void perf_workers_destroy(void (*cb)(void))
 {
 	g_io.destroy_cb = cb;
-	if (!g_io.nworkers) {
-		cb();
-		return;
-	}
 	start_phase(worker_destroy, destroy_answer);
 }
