@@ -379,6 +379,7 @@ static void destroy_answer(int rc)
 static void worker_destroy(void *ctx)
 {
 	struct perf_worker *w = ctx;
+	struct reactor_thread *self = w->thread;	/* w is freed once the answer is in */
 
 	for (uint32_t i = 0; i < w->nconns; i++)
 		hq_destroy(&w->conns[i]->q);
@@ -388,7 +389,7 @@ static void worker_destroy(void *ctx)
 		reactor_sock_group_close(&w->group);
 	w->answered = false;
 	worker_answer(w, 0);
-	reactor_thread_exit(w->thread);
+	reactor_thread_exit(self);
 }
 
 void perf_workers_destroy(void (*cb)(void))
