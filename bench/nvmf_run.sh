@@ -91,19 +91,19 @@ rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
 # ---- workloads ----
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 trid="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$port subnqn:$nqn"
-declare -A iops mibs p99 avg
+declare -A iops mibs p99
 run() { # name qd size pattern
 	local name=$1 out=$work/perf-$1.txt
 	echo "# $name: nvmf-perf -m 0x2 -q $2 -o $3 -w $4 -t $secs" >&2
 	if ! "$perf" -m 0x2 -r "$trid" -q "$2" -o "$3" -w "$4" -t "$secs" >"$out" 2>&1; then
 		echo "nvmf_run: $name failed:" >&2
 		sed 's/^/  /' "$out" >&2
-		iops[$name]=0; mibs[$name]=0; p99[$name]=0; avg[$name]=0
+		iops[$name]=0; mibs[$name]=0; p99[$name]=0
 		return 1
 	fi
 	# Total: IOPS MiB/s avg min max p50 p99 p99.9
-	read -r iops[$name] mibs[$name] avg[$name] p99[$name] < <(awk -F: '/^Total/ {
-		split($2, f, " "); print f[1], f[2], f[3], f[7] }' "$out")
+	read -r "iops[$name]" "mibs[$name]" "p99[$name]" < <(awk -F: '/^Total/ {
+		split($2, f, " "); print f[1], f[2], f[7] }' "$out")
 }
 status=0
 run randread_qd32 32 4096 randread || status=1
