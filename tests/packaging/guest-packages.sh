@@ -37,6 +37,12 @@ driver_of() {
     if [[ -L $link ]]; then basename "$(readlink "$link")"; else echo none; fi
 }
 unit_prop() { systemctl show -P "$2" "$1"; }
+# fail_with_journal MESSAGE: the units' last messages (and any crash), then fail.
+fail_with_journal() {
+    journalctl -o short-monotonic -u nvmf-tgtd-setup -u nvmf-tgtd --no-pager | tail -n 40
+    dmesg | grep -E 'segfault|nvmf-tgtd' | tail -n 5
+    fail "$*"
+}
 
 step "install the packages"
 deb_of() { find "${SYSTEST_FILES:-/nonexistent}" -name "$1_*.deb" -print -quit; }
@@ -71,9 +77,11 @@ cat >/etc/nvmf-tgtd/nvmf-tgtd.json <<EOF
     { "subsystem": "bdev",
       "config": [
         { "method": "bdev_malloc_create",
-          "params": { "name": "Malloc0", "num_blocks": 131072, "block_size": 512 } },
+          "params": { "name": "Malloc0", "num_blocks": 131072, "block_size": 512,
+                      "uuid": "5a1e0000-0000-4000-8000-000000000001" } },
         { "method": "bdev_uring_create",
-          "params": { "name": "File0", "filename": "$DATA/ns2.img", "block_size": 512 } } ] },
+          "params": { "name": "File0", "filename": "$DATA/ns2.img", "block_size": 512,
+                      "uuid": "5a1e0000-0000-4000-8000-000000000002" } } ] },
     { "subsystem": "nvmf",
       "config": [
         { "method": "nvmf_create_transport", "params": { "trtype": "TCP" } },
@@ -100,8 +108,8 @@ check_bound() {
 
 target_setup() {
     step "systemctl start nvmf-tgtd"
-    run systemctl start nvmf-tgtd
-    [[ $(unit_prop nvmf-tgtd ActiveState) == active ]] || fail "nvmf-tgtd is not active"
+    systemctl start nvmf-tgtd || fail_with_journal "systemctl start nvmf-tgtd failed"
+    [[ $(unit_prop nvmf-tgtd ActiveState) == active ]] || fail_with_journal "nvmf-tgtd is not active"
     # Type=notify: active means READY=1 was sent.
     info "status: $(unit_prop nvmf-tgtd StatusText)"
     [[ $(unit_prop nvmf-tgtd StatusText) == serving* ]] || fail "no STATUS=serving... from the daemon"
@@ -117,8 +125,10 @@ target_setup() {
 target_teardown() {
     step "systemctl stop nvmf-tgtd"
     run systemctl stop nvmf-tgtd
-    [[ $(unit_prop nvmf-tgtd Result) == success ]] || fail "nvmf-tgtd stopped with result $(unit_prop nvmf-tgtd Result)"
-    [[ $(unit_prop nvmf-tgtd ExecMainStatus) == 0 ]] || fail "nvmf-tgtd exited with status $(unit_prop nvmf-tgtd ExecMainStatus)"
+    [[ $(unit_prop nvmf-tgtd Result) == success ]] ||
+        fail_with_journal "nvmf-tgtd stopped with result $(unit_prop nvmf-tgtd Result)"
+    [[ $(unit_prop nvmf-tgtd ExecMainStatus) == 0 ]] ||
+        fail_with_journal "nvmf-tgtd exited with status $(unit_prop nvmf-tgtd ExecMainStatus)"
     [[ ! -e /run/nvmf-tgtd ]] || fail "/run/nvmf-tgtd left behind"
     [[ $(driver_of "$bdf") == vfio-pci ]] || fail "stopping the daemon gave $bdf back"
 }
@@ -127,15 +137,26 @@ target_cleanup() {
     systemctl stop nvmf-tgtd || true
 }
 
-# While connected: a restart keeps the controller bound and the host reconnects.
+# While connected: a restart keeps the controller bound and the host
+# reconnects to the same namespaces (the UUIDs in the configuration keep
+# their identities; the file namespace keeps its data).
 target_extra_checks() {
+    local file_dev=${IC_DEVS[1]} before after
+    before=$(dd if="$file_dev" bs=1M count=4 iflag=direct status=none | sha256sum)
     step "systemctl restart nvmf-tgtd"
-    run systemctl restart nvmf-tgtd
-    [[ $(unit_prop nvmf-tgtd ActiveState) == active ]] || fail "nvmf-tgtd is not active after restart"
+    systemctl restart nvmf-tgtd || fail_with_journal "systemctl restart nvmf-tgtd failed"
+    [[ $(unit_prop nvmf-tgtd ActiveState) == active ]] || fail_with_journal "nvmf-tgtd is not active after restart"
+    # The previous process must have stopped cleanly, not crashed.
+    journalctl -u nvmf-tgtd --no-pager | grep -q 'Main process exited, code=dumped\|code=killed' &&
+        fail_with_journal "the daemon crashed or was killed while restarting"
     check_bound
     # The kernel reconnects after its reconnect delay (10 s by default).
-    wait_for 120 "the host to reconnect and read $IC_DEV" \
-        dd if="$IC_DEV" of=/dev/null bs=4k count=1 iflag=direct status=none
+    wait_for 120 "the host to reconnect and read $file_dev" \
+        dd if="$file_dev" of=/dev/null bs=4k count=1 iflag=direct status=none
+    [[ -b $IC_DEV && -b $file_dev ]] || fail "$IC_DEV or $file_dev is gone after the restart"
+    after=$(dd if="$file_dev" bs=1M count=4 iflag=direct status=none | sha256sum)
+    [[ $before == "$after" ]] || fail "$file_dev reads differently after the restart"
+    info "reconnected; $file_dev holds the same data"
     ic_fio
 }
 
