@@ -6,7 +6,8 @@
 # lib/initiator-checks.sh the kernel target passes (tests/nvmet-reference.sh),
 # plus Compare, the same data checks on the file namespace and a namespace
 # hot-added through reactorctl (bdev_aio_create + nvmf_subsystem_add_ns).
-# SIGTERM must stop it with exit status 0 within TGTD_STOP_SECS.
+# SIGTERM must stop it with exit status 0 within TGTD_STOP_SECS, and the run
+# must log no error or warning.
 # systest: --timeout 480
 # systest-needs: nvmf-tgtd
 set -euo pipefail
@@ -97,4 +98,10 @@ target_extra_checks() {
 
 tgtd_install
 ic_main
+# A clean run logs no error or warning (stall reports aside: TCG is slow).
+step "nvmf-tgtd: log"
+if grep -E '^(ERROR|WARN|CRIT)' "$TGTD_LOG" | grep -v 'stall'; then
+    fail "nvmf-tgtd logged errors or warnings during a clean run (above)"
+fi
+info "no errors or warnings in $(basename "$TGTD_LOG")"
 echo "PASS: nvmf-tgtd"
