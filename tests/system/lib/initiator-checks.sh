@@ -12,6 +12,7 @@
 #     target_teardown() { ...stop it...; }
 #     target_extra_checks() { ic_compare; ic_hot_add; }   # optional
 #     target_add_ns()   { ...add a namespace at run time...; }  # for ic_hot_add
+#     target_remove_ns() { ...remove namespace NSID $1...; }  # for ic_hot_remove
 #     target_cleanup()  { ...kill the target...; }  # optional: after a failure,
 #                       # instead of target_teardown in a subshell
 #     ic_main
@@ -29,6 +30,8 @@
 #                                data fails with a compare failure
 #   ic_hot_add                   target_add_ns adds a namespace; a new
 #                                /dev/nvmeXnY appears and does I/O
+#   ic_hot_remove [DEV]          target_remove_ns NSID removes a namespace;
+#                                its device goes away (default: the last hot-added)
 #   ic_connect_refused NQN HOSTNQN  nvme connect must fail, no controller left
 #   ic_dmesg_mark / ic_dmesg_since  kernel messages logged after a point
 #
@@ -414,6 +417,33 @@ ic_hot_add() {
     run nvme list
     ic_dd_roundtrip "$new" 1
     # The first namespace still works.
+    ic_dd_roundtrip "$IC_DEV" 8
+}
+
+# The target removes a namespace at run time (the test's target_remove_ns,
+# given its NSID); the host's device for it goes away and the first
+# namespace still does I/O. Default: the last hot-added namespace.
+ic_hot_remove() {
+    local dev=${1:-} nsid d keep=()
+    ((${#IC_EXTRA_DEVS[@]} == 0)) || [[ -n $dev ]] || dev=${IC_EXTRA_DEVS[-1]}
+    step "initiator: namespace hot-remove ($dev)"
+    declare -F target_remove_ns >/dev/null || fail "test defines no target_remove_ns function"
+    [[ -n $dev && -b $dev ]] || fail "ic_hot_remove: no namespace device to remove ('$dev')"
+    nsid=$(cat "/sys/block/$(basename "$dev")/nsid")
+    target_remove_ns "$nsid"
+    wait_for 30 "$dev (NSID $nsid) to go away" test ! -e "$dev"
+    info "$dev is gone"
+    for d in "${IC_EXTRA_DEVS[@]}"; do
+        [[ $d == "$dev" ]] || keep+=("$d")
+    done
+    IC_EXTRA_DEVS=("${keep[@]}")
+    keep=()
+    for d in "${IC_DEVS[@]}"; do
+        [[ $d == "$dev" ]] || keep+=("$d")
+    done
+    IC_DEVS=("${keep[@]}")
+    IC_NAMESPACES=$((IC_NAMESPACES - 1))
+    [[ $dev != "$IC_DEV" ]] || fail "ic_hot_remove removed IC_DEV itself"
     ic_dd_roundtrip "$IC_DEV" 8
 }
 

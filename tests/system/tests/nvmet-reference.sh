@@ -112,10 +112,18 @@ target_add_ns() {
     info "nvmet: added namespace 2 = $MADE"
 }
 
+target_remove_ns() {
+    local ns=$NVMET/subsystems/$IC_NQN/namespaces/$1
+    echo 0 >"$ns/enable"
+    rmdir "$ns"
+    info "nvmet: removed namespace $1"
+}
+
 # nvmet has no Compare command (ONCS bit 0 clear): checked as refused.
 target_extra_checks() {
     ic_compare --if-supported
     ic_hot_add
+    ic_hot_remove
 }
 
 ic_main

@@ -5,7 +5,8 @@
 # with a JSON config (-c), and must pass every check of
 # lib/initiator-checks.sh the kernel target passes (tests/nvmet-reference.sh),
 # plus Compare, the same data checks on the file namespace and a namespace
-# hot-added through reactorctl (bdev_aio_create + nvmf_subsystem_add_ns).
+# hot-added through reactorctl (bdev_aio_create + nvmf_subsystem_add_ns) and
+# removed again (nvmf_subsystem_remove_ns + bdev_aio_delete).
 # SIGTERM must stop it with exit status 0 within TGTD_STOP_SECS, and the run
 # must log no error or warning.
 # systest: --timeout 480
@@ -79,6 +80,11 @@ target_add_ns() {
     tgtd_rpc nvmf_subsystem_add_ns nqn="$IC_NQN" namespace.bdev_name=File1
 }
 
+target_remove_ns() {
+    tgtd_rpc nvmf_subsystem_remove_ns nqn="$IC_NQN" nsid="$1"
+    tgtd_rpc bdev_aio_delete name=File1
+}
+
 target_extra_checks() {
     ic_compare
     # The file namespace gets the same data checks as the RAM one.
@@ -94,6 +100,7 @@ target_extra_checks() {
     ic_compare
     IC_DEV=$first
     ic_hot_add
+    ic_hot_remove
 }
 
 tgtd_install
