@@ -41,6 +41,11 @@ tgtd_install() {
     missing=$(ldd "$bin" "$ctl" 2>&1 | grep 'not found' | sort -u || true)
     [[ -z $missing ]] || fail "libraries missing in the guest (add their packages to image/packages.txt): $missing"
     info "$(command -v nvmf-tgtd): $(nvmf-tgtd --version 2>&1 | head -n1)"
+    if ldd "$bin" | grep -q libasan; then
+        info "an ASan/UBSan build: sanitizer reports fail the test through the exit status"
+        # A slow build under TCG: more time to stop.
+        TGTD_STOP_SECS=$((TGTD_STOP_SECS * 3))
+    fi
     info "$(command -v reactorctl): $(reactorctl --version 2>&1 | head -n1)"
 }
 
@@ -58,7 +63,10 @@ tgtd_start() {
     mkdir -p "$(dirname "$TGTD_SOCK")"
     rm -f "$TGTD_SOCK"
     echo "+ nvmf-tgtd -c $cfg -r $TGTD_SOCK ${TGTD_ARGS[*]} (log: nvmf-tgtd.$TGTD_RUNS.log)"
-    nvmf-tgtd -c "$cfg" -r "$TGTD_SOCK" "${TGTD_ARGS[@]}" >"$TGTD_LOG" 2>&1 &
+    # An ASan/UBSan build: any report (leaks at exit included) makes the exit status non-zero.
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+        UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+        nvmf-tgtd -c "$cfg" -r "$TGTD_SOCK" "${TGTD_ARGS[@]}" >"$TGTD_LOG" 2>&1 &
     TGTD_PID=$!
     for ((i = 0; i < TGTD_START_SECS * 5; i++)); do
         if ! kill -0 "$TGTD_PID" 2>/dev/null; then
