@@ -111,9 +111,16 @@ expect_files nvmf-tgtd /usr/sbin/nvmf-tgtd /usr/sbin/reactor-setup /usr/bin/reac
 	"/usr/share/man/man1/(reactorctl|nvmf-perf)\\.1$man" "/usr/share/man/man5/nvmf-tgtd\\.json\\.5$man" \
 	"/usr/share/man/man8/(nvmf-tgtd|nvmf-tgtd-setup\\.service|reactor-setup)\\.8$man" \
 	'/usr/share/licenses/nvmf-tgtd(-[0-9.]+)?(/LICENSE)?'
-mans=$(rpm -qlp "$(rpmfile libreactor-devel)" | grep -c '/man3/')
-mapped=$(sed -n '/global:/,/local:/p' "$src/lib/libreactor.map" | grep -c '^[[:space:]]*reactor_[a-z0-9_]*;')
-diag "libreactor-devel: $mans section 3 pages for $mapped exported symbols"
+devel_files=$(rpm -qlp "$(rpmfile libreactor-devel)")
+undocumented=()
+for sym in $(sed -n '/global:/,/local:/p' "$src/lib/libreactor.map" | grep -o '^[[:space:]]*reactor_[a-z0-9_]*;' | tr -d ' \t;'); do
+	grep -Eq "/man3/$sym\.3$man\$" <<<"$devel_files" || undocumented+=("$sym")
+done
+if [ ${#undocumented[@]} -eq 0 ]; then
+	ok "libreactor-devel has a section 3 page for every exported function"
+else
+	not_ok "libreactor-devel has a section 3 page for every exported function (missing: ${undocumented[*]})"
+fi
 
 config=$(rpm -qcp "$(rpmfile nvmf-tgtd)")
 if grep -qx /etc/nvmf-tgtd/setup.conf <<<"$config" && grep -qx /etc/nvmf-tgtd/nvmf-tgtd.json <<<"$config"; then
