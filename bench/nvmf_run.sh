@@ -11,13 +11,17 @@
 # default 10); the target's CPU use while no host is connected (5 s of
 # /proc/PID/stat), the time from exec to its first RPC answer, and its
 # VmRSS. Environment: BENCH_TIME, NVMF_PORT (default 4420), MALLOC_MB
-# (default 64, the size SPDK's examples use). The build is assumed done (make, make daemon/nvmf-tgtd).
+# (default 64, the size SPDK's examples use), IDLE_POLICY (poll|adaptive:
+# passed as --idle-policy; default: the daemon's own). The build is
+# assumed done (make, make daemon/nvmf-tgtd).
 set -u
 
 build=$(cd "${1:-.}" && pwd)
 secs=${BENCH_TIME:-10}
 port=${NVMF_PORT:-4420}
 malloc_mb=${MALLOC_MB:-64}
+idle=()
+[ -n "${IDLE_POLICY:-}" ] && idle=(--idle-policy "$IDLE_POLICY")
 nqn=nqn.2016-06.io.libreactor:bench
 tgt=$build/daemon/nvmf-tgtd
 perf=$build/tools/nvmf-perf/nvmf-perf
@@ -62,7 +66,7 @@ JSON
 # ---- start: time from exec to the first RPC answer ----
 sock=$work/rpc.sock
 t0=$(date +%s%N)
-"$tgt" -m 0x1 -c "$work/tgt.json" -r "$sock" >"$work/tgt.log" 2>&1 &
+"$tgt" -m 0x1 "${idle[@]}" -c "$work/tgt.json" -r "$sock" >"$work/tgt.log" 2>&1 &
 pid=$!
 ready=""
 for _ in $(seq 2000); do
@@ -119,7 +123,7 @@ gbs() { awk -v v="$1" 'BEGIN { printf "%.2f GB/s", v * 1048576 / 1e9 }'; }
 row() { printf "%-34s %-22s %-22s %s\n" "$@"; }
 
 echo
-echo "nvmf-tgtd (-m 0x1) <- nvmf-perf (-m 0x2), ${secs}s per workload, $(nproc) CPUs, $(uname -r)"
+echo "nvmf-tgtd (-m 0x1${IDLE_POLICY:+ --idle-policy $IDLE_POLICY}) <- nvmf-perf (-m 0x2), ${secs}s per workload, $(nproc) CPUs, $(uname -r)"
 echo "load average before the runs: $load (other processes on these CPUs distort every figure)"
 row "workload" "libreactor" "SPDK v25.09" "ratio"
 row "4K randread QD32  IOPS" "$(kiops "${iops[randread_qd32]}")" "515K" "$(ratio "${iops[randread_qd32]}" 515000)"
