@@ -49,7 +49,6 @@ enum rx_state {
 
 enum req_state {
 	REQ_FREE,
-	REQ_WAIT_R2T,	/* needs an R2T; the connection's MAXR2T is used up */
 	REQ_RECV,	/* receiving its data (in-capsule or H2CData) */
 	REQ_EXEC,	/* at the core */
 	REQ_SEND,	/* response queued */
@@ -88,9 +87,6 @@ struct tcp_conn {
 	/* Negotiated by ICReq/ICResp. */
 	bool hdgst, ddgst;
 	uint8_t hpda;
-	uint32_t max_r2t;
-	uint32_t r2t_outstanding;
-	TAILQ_HEAD(, tcp_req) r2t_wait;
 	/* Request pool (made at ICReq). */
 	struct tcp_req *reqs;
 	uint32_t num_reqs;
@@ -267,30 +263,23 @@ static int req_queue_send(struct tcp_req *r, struct reactor_sock_request *sreq, 
 	return rc;
 }
 
+/*
+ * One R2T per command, for its whole transfer: ICReq's MAXR2T bounds the
+ * R2Ts outstanding per command (NVMe/TCP 1.0 §3.6.2.2), never fewer than
+ * one, so every command gets its R2T at once, as Linux nvmet does. The
+ * host splits the window by our MAXH2CDATA.
+ */
 static void send_r2t(struct tcp_req *r)
 {
 	struct tcp_conn *c = r->conn;
 	size_t len;
 
-	c->r2t_outstanding++;
 	r->state = REQ_RECV;
 	r->h2c_off = 0;
 	len = nvme_tcp_build_r2t(r->r2t_hdr, r->req.cmd.cid, r->ttag, 0, r->req.length, c->hdgst);
 	r->r2t_iov = (struct iovec){.iov_base = r->r2t_hdr, .iov_len = len};
 	if (req_queue_send(r, &r->r2t_sreq, &r->r2t_iov, 1) != 0)
 		conn_disconnect(c);
-}
-
-static void r2t_slot_free(struct tcp_conn *c)
-{
-	struct tcp_req *next;
-
-	c->r2t_outstanding--;
-	next = TAILQ_FIRST(&c->r2t_wait);
-	if (next != NULL && c->state == CONN_RUNNING) {
-		TAILQ_REMOVE(&c->r2t_wait, next, link);
-		send_r2t(next);
-	}
 }
 
 /* The core's completion (ops->req_complete), or ours for a command refused early. */
@@ -439,15 +428,12 @@ static void icreq_handle(struct tcp_conn *c)
 	const struct nvme_tcp_icreq *ic = (const void *)c->hdr;
 	struct nvmf_tcp_transport *tt = c->tt;
 	uint32_t slots = tt->c2h_max_pdus;
-	uint32_t maxr2t, num;
+	uint32_t num;
 	size_t len;
 
 	c->hpda = ic->hpda;
 	c->hdgst = !!(ic->dgst & NVME_TCP_DGST_HDR);
 	c->ddgst = !!(ic->dgst & NVME_TCP_DGST_DATA);
-	/* MAXR2T is 0's based; at least one R2T at a time, and no more than requests. */
-	maxr2t = nvme_get_le32(c->hdr + offsetof(struct nvme_tcp_icreq, maxr2t));
-	c->max_r2t = maxr2t >= UINT16_MAX ? UINT16_MAX : maxr2t + 1;
 
 	num = tt->max_depth + POOL_SLACK;
 	if (num > UINT16_MAX)	/* TTAG is the index */
@@ -558,12 +544,7 @@ static void capsule_handle(struct tcp_conn *c)
 	}
 	c->rx_state = RX_CH;
 	if (req->xfer == NVMF_XFER_HOST_TO_CTRLR) {
-		if (c->r2t_outstanding < c->max_r2t) {
-			send_r2t(r);
-		} else {
-			r->state = REQ_WAIT_R2T;
-			TAILQ_INSERT_TAIL(&c->r2t_wait, r, link);
-		}
+		send_r2t(r);
 		return;
 	}
 	req_exec(r);
@@ -622,7 +603,6 @@ static void rx_pdu_done(struct tcp_conn *c)
 		r->ddgst_err |= bad_digest;
 		if (r->h2c_off < r->req.length)
 			return;
-		r2t_slot_free(c);
 		bad_digest = r->ddgst_err;
 	}
 	if (bad_digest)
@@ -838,7 +818,7 @@ static void conn_disconnect(struct tcp_conn *c)
 	for (uint32_t i = 0; i < c->num_reqs; i++) {
 		struct tcp_req *r = &c->reqs[i];
 
-		if (r->state == REQ_WAIT_R2T || r->state == REQ_RECV) {
+		if (r->state == REQ_RECV) {
 			c->active--;
 			r->state = REQ_DONE;
 			if (r->sends == 0) {
@@ -847,7 +827,6 @@ static void conn_disconnect(struct tcp_conn *c)
 			}
 		}
 	}
-	TAILQ_INIT(&c->r2t_wait);
 	nvmf_qpair_disconnected(&c->qpair);
 	c->disconnected = true;
 	conn_leave(c);
@@ -914,7 +893,6 @@ void nvmf_tcp_conn_create(struct nvmf_tcp_transport *tt, struct nvmf_poll_group 
 	c->rx.role = NVME_TCP_ROLE_CTRLR;
 	c->rx_state = RX_CH;
 	TAILQ_INIT(&c->free_reqs);
-	TAILQ_INIT(&c->r2t_wait);
 	c->ic_sreq.cb_fn = conn_send_done;
 	c->ic_sreq.cb_arg = c;
 	c->term_sreq.cb_fn = conn_send_done;
