@@ -8,6 +8,9 @@
 #   host's TCP connections are destroyed (ss -K: the daemon gets RSTs with
 #   commands and data in flight); the host reconnects on its own, fio
 #   finishes and verifies; a second, fresh connect does I/O.
+# - A host that goes silent mid-I/O (tc netem drops every loopback packet):
+#   the daemon expires the controller at the keep-alive timeout (KATO 5 s),
+#   keeps serving, and the host reconnects once packets flow again.
 # - A userspace peer killed with SIGKILL halfway through a command PDU.
 # - No socket leaked after all that (the daemon's socket count at idle).
 # - SIGTERM under load (fio writing): exit status 0 within TGTD_STOP_SECS;
@@ -33,6 +36,7 @@ NS_UUID=5d0c6a1e-0b7f-4a53-9d2c-3f4e5a6b7c01
 # The host retries the connection itself (every second, for 60 s) after an error.
 RECONNECT=(--reconnect-delay=1 --ctrl-loss-tmo=60)
 FIO_PID=''
+LO_NETEM=0
 
 write_config() {
     local listen="\"listen_address\": { \"trtype\": \"TCP\", \"adrfam\": \"IPv4\",
@@ -79,6 +83,9 @@ EOF
 cleanup() {
     local rc=$?
     trap - EXIT
+    if ((LO_NETEM)); then
+        tc qdisc del dev lo root 2>/dev/null || true
+    fi
     if [[ -n $FIO_PID ]]; then
         kill -KILL "$FIO_PID" 2>/dev/null || true
     fi
@@ -231,7 +238,7 @@ killed=$(grep -c ":$IC_TRSVCID" <<<"$out" || true)
 ((killed >= 1)) || fail "ss -K destroyed no connection (sock_diag destroy unavailable?): $out"
 info "destroyed $killed host connection(s)"
 wait_for 60 "the host to reconnect (kernel: Successfully reconnected)" host_reconnected
-ic_dmesg_since | grep -E 'nvme|nvmf' | sed 's/^/    kernel: /'
+ic_dmesg_since | grep -E 'nvme|nvmf' | grep -v 'requeuing\|failing I/O' | sed 's/^/    kernel: /' || true
 wait_for 30 "$(basename "$ctrl") live" grep -qx live "$ctrl/state"
 fio_wait 120
 grep -E 'err=|issued rwts' "$IC_TMP/fio-vanish.log" | sed 's/^ */    /'
@@ -243,6 +250,29 @@ ic_disconnect
 step "after the reset: a second, fresh connect"
 ic_connect
 ic_run_fio after-reset --rw=randwrite --bs=4k --iodepth=8 --size=1M --offset=12M
+ic_disconnect
+
+# ---------------------------------------------------------------------------
+step "fault: the host goes silent mid-I/O (netem drops all loopback packets)"
+ic_connect "${RECONNECT[@]}" --keep-alive-tmo=5
+fio_start silent --rw=randwrite --bs=4k-32k --iodepth=16 --size=16M --offset=20M \
+    --verify=crc32c --do_verify=1 --verify_fatal=1
+wait_io_started
+ic_dmesg_mark
+run tc qdisc add dev lo root netem loss 100%
+LO_NETEM=1
+info "lo drops every packet; the daemon must expire the controller (KATO 5 s)"
+wait_for 30 "the daemon to log a keep alive timeout" tgtd_log_has 'keep.alive timeout'
+info "daemon log: $(grep -i 'keep.alive timeout' "$TGTD_LOG" | tail -n1)"
+tgtd_alive
+run tc qdisc del dev lo root
+LO_NETEM=0
+wait_for 90 "the host to reconnect (kernel: Successfully reconnected)" host_reconnected
+ic_dmesg_since | grep -E 'nvme|nvmf' | grep -v 'requeuing\|failing I/O' | sed 's/^/    kernel: /' || true
+fio_wait 120
+grep -E 'err=|issued rwts' "$IC_TMP/fio-silent.log" | sed 's/^ */    /'
+((FIO_RC == 0)) || { cat "$IC_TMP/fio-silent.log"; fail "fio across the silent period failed (exit $FIO_RC)"; }
+ic_dd_roundtrip
 ic_disconnect
 
 # ---------------------------------------------------------------------------
@@ -285,7 +315,7 @@ tgtd_stop
 step "target: restart"
 tgtd_start "$CFG"
 wait_for 60 "the host to reconnect (kernel: Successfully reconnected)" host_reconnected
-ic_dmesg_since | grep -E 'nvme|nvmf' | sed 's/^/    kernel: /'
+ic_dmesg_since | grep -E 'nvme|nvmf' | grep -v 'requeuing\|failing I/O' | sed 's/^/    kernel: /' || true
 wait_for 30 "$(basename "$ctrl") live" grep -qx live "$ctrl/state"
 fio_wait 90
 info "fio across the restart: exit $FIO_RC (errors allowed: the target stopped under it)"
