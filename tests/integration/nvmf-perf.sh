@@ -103,6 +103,7 @@ if ! wait_rpc "$sock" "$tgt_pid"; then
 fi
 
 run_ok "4K randread QD32" randread -q 32 -o 4096 -w randread
+run_ok "4K randread QD1 (the smallest queue, SQSIZE 1)" qd1 -q 1 -o 4096 -w randread
 run_ok "4K randwrite QD32 (in-capsule data)" randwrite -q 32 -o 4096 -w randwrite
 run_ok "128K write QD4 (R2T and H2CData)" write128k -q 4 -o 128k -w write
 run_ok "128K read QD4 (C2HData)" read128k -q 4 -o 128k -w read

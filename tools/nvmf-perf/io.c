@@ -270,6 +270,8 @@ static void conn_event(void *arg, struct hq *q, int status)
 		return;
 	}
 	uint32_t entries = g_cfg.qd < g_ctrlr.mqes ? g_cfg.qd : g_ctrlr.mqes;
+	if (entries < 2)
+		entries = 2;	/* SQSIZE is 0's based and at least 1 (Base 2.0 §6.3) */
 	perf_connect_sqe(&sqe, c->qid, (uint16_t)(entries - 1), 0, true);
 	perf_connect_data(cmd->buf, g_ctrlr.cntlid);
 	int rc = hq_submit(cmd, &sqe, HQ_DIR_WRITE, sizeof(struct nvme_connect_data),
