@@ -18,11 +18,12 @@
 #     ic_main
 #
 # ic_main runs what every target must pass, in order: ic_prepare,
-# ic_discover_no_listener, target_setup, ic_discover, ic_connect, ic_list,
+# ic_discover_no_listener, target_setup, ic_discover, ic_connect (the
+# ICResps on the wire enable no digest), ic_list,
 # ic_id_ctrl, ic_id_ns, ic_fio, ic_dd_roundtrip, ic_write_zeroes, ic_discard,
 # target_extra_checks (if defined, still connected), ic_disconnect,
-# ic_digest_cycle (connect again with header and data digests, I/O,
-# disconnect), target_teardown. On failure it still disconnects and tears
+# ic_digest_cycle (connect again with header and data digests, every ICResp
+# on the wire enabling both, I/O, disconnect), target_teardown. On failure it still disconnects and tears
 # down. The steps are plain functions, so a test may also call them one by one.
 #
 # Optional checks (call from target_extra_checks or a test of its own):
@@ -464,10 +465,58 @@ ic_disconnect() {
     return 0
 }
 
+# BPF for the target's ICResp PDUs (type 1, flags 0, HLEN 128, PDO 0) at the
+# start of a TCP payload; byte 11 of the PDU is DGST (bit 0 header, bit 1 data).
+IC_BPF_ICRESP='tcp[((tcp[12] & 0xf0) >> 2):4] = 0x01008000'
+IC_BPF_DIGESTS='tcp[((tcp[12] & 0xf0) >> 2) + 11:1] & 3 = 3'
+IC_CAP_PIDS=()
+
+# ic_capture_icresp: count the target's ICResps, all and those enabling both
+# digests, in $IC_TMP/icresp-{all,dgst} (tcpdump on lo; no tcpdump: no-op).
+ic_capture_icresp() {
+    local f
+    IC_CAP_PIDS=()
+    command -v tcpdump >/dev/null || return 0
+    rm -f "$IC_TMP"/icresp-*
+    for f in all dgst; do
+        local filter="tcp src port $IC_TRSVCID and $IC_BPF_ICRESP"
+        [[ $f == dgst ]] && filter+=" and $IC_BPF_DIGESTS"
+        tcpdump -i lo -nn -l -Z root "$filter" >"$IC_TMP/icresp-$f" 2>"$IC_TMP/icresp-$f.err" &
+        IC_CAP_PIDS+=($!)
+        wait_for 20 "tcpdump to listen" grep -q 'listening on' "$IC_TMP/icresp-$f.err"
+    done
+}
+
+# ic_capture_icresp_check on|off: every ICResp captured enabled both
+# digests (on), or none did (off: the host asked for none).
+ic_capture_icresp_check() {
+    local want=$1 pid all dgst
+    ((${#IC_CAP_PIDS[@]})) || { info "tcpdump not installed: digests negotiated not checked"; return 0; }
+    sleep 0.5   # the last packets reach tcpdump
+    for pid in "${IC_CAP_PIDS[@]}"; do
+        kill -INT "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    IC_CAP_PIDS=()
+    all=$(grep -c . "$IC_TMP/icresp-all" || true)
+    dgst=$(grep -c . "$IC_TMP/icresp-dgst" || true)
+    ((all >= 2)) || fail "captured $all ICResp PDUs on port $IC_TRSVCID, expected admin + I/O queues"
+    if [[ $want == on ]] && ((dgst != all)); then
+        sed 's/^/    all:  /' "$IC_TMP/icresp-all"
+        sed 's/^/    dgst: /' "$IC_TMP/icresp-dgst"
+        fail "only $dgst of $all ICResp PDUs enable header and data digests"
+    fi
+    [[ $want == on ]] || ((dgst == 0)) || fail "$dgst of $all ICResp PDUs enable digests the host did not ask for"
+    info "$all ICResp PDUs (admin and I/O queues), digests $want in $dgst"
+}
+
 # A second connect/disconnect cycle with header and data digests (CRC32C on
-# every PDU header and data) and I/O verified through it.
+# every PDU header and data), checked in the ICResps on the wire, and I/O
+# verified through it.
 ic_digest_cycle() {
+    ic_capture_icresp
     ic_connect --hdr-digest --data-digest
+    ic_capture_icresp_check on
     ic_run_fio digest-rand4k --rw=randwrite --bs=4k --iodepth=8 --size=1M --offset=2M
     ic_run_fio digest-seq128k --rw=write --bs=128k --iodepth=4 --size=2M --offset=18M
     ic_dd_roundtrip
@@ -498,6 +547,10 @@ ic_dmesg_since() { dmesg | tail -n +$((IC_DMESG_MARK + 1)); }
 
 # Best-effort cleanup after a failure (never fails itself).
 ic_cleanup() {
+    local pid
+    for pid in "${IC_CAP_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
     if ((IC_CONNECTED)); then
         echo "cleanup: nvme disconnect -n $IC_NQN"
         timeout 30 nvme disconnect -n "$IC_NQN" >/dev/null 2>&1 || true
@@ -524,7 +577,9 @@ ic_main() {
     IC_TARGET_UP=1
     target_setup
     ic_discover
+    ic_capture_icresp
     ic_connect
+    ic_capture_icresp_check off
     ic_list
     ic_id_ctrl
     ic_id_ns
