@@ -9,9 +9,11 @@
 #   build/clang  -Werror build with clang (warnings-clean check)
 #   build/asan   ASan+UBSan build, unit tests
 #   build/tsan   TSan build, unit tests
-# then runs the RPC fuzzer for 60 s and the QEMU system tests (tests/system/run-all.sh), which report
+# then runs the RPC fuzzer for 60 s, builds and lints the Debian and RPM packages
+# (tests/packaging/deb.sh into build/debs, rpm.sh) and runs the QEMU system tests
+# (tests/system/run-all.sh; the test "packages" installs build/debs), which report
 # themselves skipped, with the reason, where they cannot run.
-# --quick skips the fuzzer, the sanitizer builds, distcheck and system tests.
+# --quick skips the fuzzer, the sanitizer builds, distcheck, packages and system tests.
 #
 # Ends with one line: "N passed, N failed, N skipped".
 set -uo pipefail
@@ -47,6 +49,24 @@ add_suite() {
 			"$(dirname "$suitelog")"/tests/abi/*.log 2>/dev/null | while read -r l; do
 			echo "--- $l"; tail -40 "$l"; done
 	fi
+}
+
+# Add the counts of a TAP script's output file: "ok", "not ok", "# SKIP"
+# cases; a "1..0 # SKIP why" plan is one skip. $1 name, $2 output, $3 exit.
+add_tap() {
+	local name=$1 out=$2 rc=$3 p f s
+	if grep -q '^1\.\.0 # SKIP' "$out"; then
+		skip "$name: $(sed -n 's/^1\.\.0 # SKIP //p' "$out")"
+		return
+	fi
+	s=$(grep -cE '^ok [0-9]+.*# SKIP' "$out")
+	p=$(($(grep -cE '^ok [0-9]+' "$out") - s))
+	f=$(grep -cE '^not ok [0-9]+' "$out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # died without saying what
+	passed=$((passed + p)); skipped=$((skipped + s)); failed=$((failed + f))
+	echo "$name: $p passed, $f failed, $s skipped"
+	[ "$f" -gt 0 ] && failures+=("$name ($f)")
+	return 0
 }
 
 # configure+build one variant; $1 dir, rest: configure args.
@@ -122,9 +142,24 @@ if [ $quick -eq 0 ]; then
 		fail "TSan build"
 	fi
 
+	# The .debs also feed the system test "packages" (SYSTEST_DEB_DIR; it
+	# skips when the directory holds none).
+	log "Debian packages (tests/packaging/deb.sh)"
+	rm -rf build/debs
+	t0=$SECONDS
+	tests/packaging/deb.sh "$top/build/debs" >build/deb.out 2>&1; rc=$?
+	cat build/deb.out
+	add_tap "Debian packages ($((SECONDS - t0)) s)" build/deb.out $rc
+
+	log "RPM packages (tests/packaging/rpm.sh)"
+	t0=$SECONDS
+	tests/packaging/rpm.sh >build/rpm.out 2>&1; rc=$?
+	cat build/rpm.out
+	add_tap "RPM packages ($((SECONDS - t0)) s)" build/rpm.out $rc
+
 	log "system tests (QEMU guest)"
 	out=$(mktemp)
-	bash tests/system/run-all.sh 2>&1 | tee "$out"
+	SYSTEST_DEB_DIR=$top/build/debs bash tests/system/run-all.sh 2>&1 | tee "$out"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
 	if [ -n "$line" ]; then
 		read -r sp _ sf _ ss _ <<<"$(echo "$line" | tr -d ',')"

@@ -17,6 +17,13 @@
 # per run by stage-daemon.sh and passed with --file; without SYSTEST_BUILD_DIR
 # such tests are reported SKIP, a failed build or install fails them.
 #
+# A test with "# systest-needs: debs" gets the Debian packages with --file:
+# those in SYSTEST_DEB_DIR (tests/run-all.sh builds them once), else built
+# once per run from this source tree with tests/packaging/deb.sh (about 30 s).
+# It is reported SKIP when they cannot be built here (no dpkg-buildpackage,
+# not a git checkout with packaging/debian, e.g. a release tarball), FAIL when
+# the build fails.
+#
 # Prints PASS/FAIL/SKIP per test with its time, the guest log tail for a
 # failure, and ends with the line "N passed, N failed, N skipped". Every test
 # is reported as SKIP, with the reason, when the bed cannot run here: not root,
@@ -139,7 +146,7 @@ stage_daemon() {
         return "$stage_rc"
     fi
     stage_dir=$(mktemp -d "${TMPDIR:-/tmp}/libreactor-systest-stage.XXXXXX")
-    trap 'rm -rf "$stage_dir"' EXIT
+    trap 'rm -rf "$stage_dir" "$deb_tmp"' EXIT
     local t0=$SECONDS
     if "$HERE/stage-daemon.sh" "$SYSTEST_BUILD_DIR" "$stage_dir/nvmf-tgtd-stage" >"$LOGROOT/stage.log" 2>&1; then
         stage_rc=0
@@ -151,6 +158,41 @@ stage_daemon() {
     return "$stage_rc"
 }
 
+# The .debs, from SYSTEST_DEB_DIR or built on first use (deb.sh); deb_rc 0
+# ok (deb_dir), 77 cannot be built here, 1 failed; deb_why the reason.
+deb_dir='' deb_tmp='' deb_rc='' deb_why=''
+stage_debs() {
+    [[ -n $deb_rc ]] && return "$deb_rc"
+    if [[ -n ${SYSTEST_DEB_DIR:-} ]]; then
+        if compgen -G "$SYSTEST_DEB_DIR/*.deb" >/dev/null; then
+            deb_rc=0 deb_dir=$SYSTEST_DEB_DIR
+        else
+            deb_rc=77 deb_why="no .deb in SYSTEST_DEB_DIR=$SYSTEST_DEB_DIR (tests/packaging/deb.sh DIR builds them)"
+        fi
+        return "$deb_rc"
+    fi
+    local src=$HERE/../.. t0=$SECONDS
+    if [[ ! -f $src/tests/packaging/deb.sh || ! -d $src/packaging/debian ]]; then
+        deb_rc=77 deb_why="no packaging/debian in this tree (a release tarball?): set SYSTEST_DEB_DIR to a directory of .debs"
+        return "$deb_rc"
+    fi
+    deb_tmp=$(mktemp -d "${TMPDIR:-/tmp}/libreactor-systest-debs.XXXXXX")
+    trap 'rm -rf "$stage_dir" "$deb_tmp"' EXIT
+    local brc=0
+    "$src/tests/packaging/deb.sh" "$deb_tmp/debs" >"$LOGROOT/debs.log" 2>&1 || brc=$?
+    if grep -q '^1\.\.0 # SKIP' "$LOGROOT/debs.log"; then
+        deb_rc=77 deb_why="cannot build the .debs here: $(sed -n 's/^1\.\.0 # SKIP //p' "$LOGROOT/debs.log")"
+    elif compgen -G "$deb_tmp/debs/*.deb" >/dev/null; then
+        # Lint failures are deb.sh's to report; the packages are still tested.
+        deb_rc=0 deb_dir=$deb_tmp/debs
+        echo "debs: built with tests/packaging/deb.sh in $((SECONDS - t0))s$( ((brc == 0)) || echo ", which reported failures (log: $LOGROOT/debs.log)")"
+    else
+        deb_rc=1 deb_why="building the .debs with tests/packaging/deb.sh failed (log: $LOGROOT/debs.log)"
+        grep -E '^not ok|^#' "$LOGROOT/debs.log" | tail -n 20 | sed 's/^/  | /'
+    fi
+    return "$deb_rc"
+}
+
 for t in "${tests[@]}"; do
     name=$(test_name "$t")
     logdir=$LOGROOT/$name
@@ -158,7 +200,16 @@ for t in "${tests[@]}"; do
     start=$SECONDS
     rc=0
     needs=$(test_needs "$t")
-    if [[ -n $needs ]]; then
+    if [[ $needs == debs ]]; then
+        src=0
+        stage_debs || src=$?
+        if ((src != 0)); then
+            printf '%s  %-20s %4ds (%s)\n' "$( ((src == 77)) && echo SKIP || echo FAIL)" "$name" 0 "$deb_why"
+            if ((src == 77)); then skipped=$((skipped + 1)); else failed=$((failed + 1)); fi
+            continue
+        fi
+        opts+=(--file "$deb_dir")
+    elif [[ -n $needs ]]; then
         [[ $needs == nvmf-tgtd ]] || { echo "run-all: $name: unknown systest-needs '$needs'" >&2; exit 2; }
         src=0
         stage_daemon || src=$?
