@@ -143,7 +143,8 @@ if [ $quick -eq 0 ]; then
 	fi
 
 	# The .debs also feed the system test "packages" (SYSTEST_DEB_DIR; it
-	# skips when the directory holds none).
+	# skips when the directory holds none); the nvmf-tgtd system tests stage
+	# the daemon of build/gcc (SYSTEST_BUILD_DIR).
 	log "Debian packages (tests/packaging/deb.sh)"
 	rm -rf build/debs
 	t0=$SECONDS
@@ -159,7 +160,8 @@ if [ $quick -eq 0 ]; then
 
 	log "system tests (QEMU guest)"
 	out=$(mktemp)
-	SYSTEST_DEB_DIR=$top/build/debs bash tests/system/run-all.sh 2>&1 | tee "$out"
+	SYSTEST_DEB_DIR=$top/build/debs SYSTEST_BUILD_DIR=$top/build/gcc \
+		bash tests/system/run-all.sh 2>&1 | tee "$out"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
 	if [ -n "$line" ]; then
 		read -r sp _ sf _ ss _ <<<"$(echo "$line" | tr -d ',')"
