@@ -13,7 +13,7 @@
 # VmRSS. Environment: BENCH_TIME, NVMF_PORT (default 4420), MALLOC_MB
 # (default 64, the size SPDK's examples use), IDLE_POLICY (poll|adaptive:
 # passed as --idle-policy; default: the daemon's own). The build is
-# assumed done (make, make daemon/nvmf-tgtd).
+# assumed done (make).
 set -u
 
 build=$(cd "${1:-.}" && pwd)
@@ -28,8 +28,16 @@ perf=$build/tools/nvmf-perf/nvmf-perf
 ctl=$build/tools/reactorctl
 
 for b in "$tgt" "$perf" "$ctl"; do
-	[ -x "$b" ] || { echo "nvmf_run: $b not found: build first (make && make daemon/nvmf-tgtd)" >&2; exit 2; }
+	[ -x "$b" ] || { echo "nvmf_run: $b not found: build first (make)" >&2; exit 2; }
 done
+# In a build tree with shared libraries, daemon/nvmf-tgtd and nvmf-perf are
+# libtool wrapper scripts: run the real programs, or the start-up time and
+# the RSS would be the wrapper's shell, not the daemon's.
+for b in tgt perf; do
+	real=$(dirname "${!b}")/.libs/$(basename "${!b}")
+	[ -x "$real" ] && printf -v "$b" '%s' "$real"
+done
+[ -d "$build/lib/.libs" ] && export LD_LIBRARY_PATH="$build/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 	echo "nvmf_run: port $port is in use (set NVMF_PORT)" >&2
 	exit 2
