@@ -28,7 +28,8 @@
 
 /* ---- request data ----------------------------------------------------------- */
 
-size_t nvmf_request_copy_from_data(const struct nvmf_request *req, void *buf, size_t len)
+/* Copy up to @p len bytes between @p buf and the request's data, in the direction @p to_data says. */
+static size_t request_copy_data(const struct nvmf_request *req, void *buf, size_t len, bool to_data)
 {
 	size_t done = 0;
 	int i;
@@ -38,26 +39,24 @@ size_t nvmf_request_copy_from_data(const struct nvmf_request *req, void *buf, si
 	for (i = 0; i < req->iovcnt && done < len; i++) {
 		size_t n = req->iov[i].iov_len < len - done ? req->iov[i].iov_len : len - done;
 
-		memcpy((char *)buf + done, req->iov[i].iov_base, n);
+		if (to_data)
+			memcpy(req->iov[i].iov_base, (char *)buf + done, n);
+		else
+			memcpy((char *)buf + done, req->iov[i].iov_base, n);
 		done += n;
 	}
 	return done;
 }
 
+size_t nvmf_request_copy_from_data(const struct nvmf_request *req, void *buf, size_t len)
+{
+	return request_copy_data(req, buf, len, false);
+}
+
 size_t nvmf_request_copy_to_data(struct nvmf_request *req, const void *buf, size_t len)
 {
-	size_t done = 0;
-	int i;
-
-	if (len > req->length)
-		len = req->length;
-	for (i = 0; i < req->iovcnt && done < len; i++) {
-		size_t n = req->iov[i].iov_len < len - done ? req->iov[i].iov_len : len - done;
-
-		memcpy(req->iov[i].iov_base, (const char *)buf + done, n);
-		done += n;
-	}
-	return done;
+	/* buf is only read when copying to the request's data. */
+	return request_copy_data(req, (void *)buf, len, true);
 }
 
 /* ---- controllers: references, messages, destroy ------------------------------ */
@@ -118,15 +117,16 @@ static void ctrlr_send(struct nvmf_ctrlr *ctrlr, void (*fn)(struct nvmf_ctrlr *c
 	}
 }
 
-void nvmf_subsystem_foreach_ctrlr(struct nvmf_subsystem *s,
-				  void (*fn)(struct nvmf_ctrlr *ctrlr, uintptr_t arg), uintptr_t arg)
+struct nvmf_ctrlr **nvmf_subsystem_get_ctrlrs(struct nvmf_subsystem *s,
+					      bool (*match)(const struct nvmf_ctrlr *ctrlr, const void *arg),
+					      const void *arg, size_t *count)
 {
 	struct nvmf_ctrlr *ctrlr, **list = NULL;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, cap = 0;
 
 	pthread_mutex_lock(&s->ctrlr_lock);
 	TAILQ_FOREACH(ctrlr, &s->ctrlrs, link) {
-		if (ctrlr->destroying)
+		if (ctrlr->destroying || (match && !match(ctrlr, arg)))
 			continue;
 		if (n == cap) {
 			struct nvmf_ctrlr **l = realloc(list, (cap ? cap * 2 : 8) * sizeof(*list));
@@ -140,6 +140,16 @@ void nvmf_subsystem_foreach_ctrlr(struct nvmf_subsystem *s,
 		list[n++] = ctrlr;
 	}
 	pthread_mutex_unlock(&s->ctrlr_lock);
+	*count = n;
+	return list;
+}
+
+void nvmf_subsystem_foreach_ctrlr(struct nvmf_subsystem *s,
+				  void (*fn)(struct nvmf_ctrlr *ctrlr, uintptr_t arg), uintptr_t arg)
+{
+	size_t n, i;
+	struct nvmf_ctrlr **list = nvmf_subsystem_get_ctrlrs(s, NULL, NULL, &n);
+
 	/* Sent outside the lock: a failed send drops the reference, maybe the last. */
 	for (i = 0; i < n; i++)
 		ctrlr_send(list[i], fn, arg);

@@ -451,6 +451,12 @@ void nvmf_ctrlr_destroy_async(struct nvmf_ctrlr *ctrlr, const char *why);
 void nvmf_ctrlr_ns_changed(struct nvmf_ctrlr *ctrlr, uint32_t nsid);
 /** Record an error log entry (owner thread). */
 void nvmf_ctrlr_log_error(struct nvmf_ctrlr *ctrlr, const struct nvmf_request *req);
+/** The controllers of @p s not being destroyed that @p match picks (all when NULL), each with a
+ *  reference for the caller to drop; a malloc'd array to free, *count entries (on allocation
+ *  failure, those gathered so far). Any thread; not under s->ctrlr_lock. ctrlr.c. */
+struct nvmf_ctrlr **nvmf_subsystem_get_ctrlrs(struct nvmf_subsystem *s,
+					      bool (*match)(const struct nvmf_ctrlr *ctrlr, const void *arg),
+					      const void *arg, size_t *count);
 /** Run @p fn(ctrlr, @p arg) on the thread of every controller of @p s not being destroyed, by
  *  message, holding a reference meanwhile. Any thread; not under s->ctrlr_lock. */
 void nvmf_subsystem_foreach_ctrlr(struct nvmf_subsystem *s,

@@ -429,25 +429,9 @@ void nvmf_subsystem_remove_ns(struct nvmf_subsystem *s, uint32_t nsid,
 static void destroy_ctrlrs_if(struct nvmf_subsystem *s, bool (*match)(const struct nvmf_ctrlr *c, const void *arg),
 			      const void *arg, const char *why)
 {
-	struct nvmf_ctrlr *ctrlr, **list = NULL;
-	size_t n = 0, cap = 0, i;
+	size_t n, i;
+	struct nvmf_ctrlr **list = nvmf_subsystem_get_ctrlrs(s, match, arg, &n);
 
-	pthread_mutex_lock(&s->ctrlr_lock);
-	TAILQ_FOREACH(ctrlr, &s->ctrlrs, link) {
-		if (ctrlr->destroying || !match(ctrlr, arg))
-			continue;
-		if (n == cap) {
-			struct nvmf_ctrlr **l = realloc(list, (cap ? cap * 2 : 8) * sizeof(*list));
-
-			if (!l)
-				break;
-			list = l;
-			cap = cap ? cap * 2 : 8;
-		}
-		nvmf_ctrlr_get(ctrlr);
-		list[n++] = ctrlr;
-	}
-	pthread_mutex_unlock(&s->ctrlr_lock);
 	for (i = 0; i < n; i++) {
 		nvmf_ctrlr_destroy_async(list[i], why);
 		nvmf_ctrlr_put(list[i]);
