@@ -14,34 +14,17 @@
 # elsewhere. Needs debhelper, lintian and the Build-Depends
 # (tests/deps.sh installs them).
 set -u
-src=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/packaging/lib.sh
+. "$(dirname "$0")/lib.sh"
 out=${1:-}
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-diag() { echo "# $*"; }
-diag_tail() { tail -n "${2:-40}" "$1" | sed 's/^/#   /'; }
-finish() {
-	echo "1..$n"
-	[ "$failed" -eq 0 ] || diag "$failed of $n failed (build directory kept: $work)"
-	[ "$failed" -eq 0 ] && rm -rf "$work"
-	exit $((failed > 0))
-}
-
-for tool in dpkg-buildpackage dh lintian git; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "1..0 # SKIP $tool not installed (tests/deps.sh installs the packaging tools)"
-		exit 0
-	fi
-done
+require_tools dpkg-buildpackage dh lintian git
 work=$(mktemp -d "${TMPDIR:-/tmp}/deb-build.XXXXXX")
 tree=$work/libreactor-1.0.0
 mkdir "$tree"
 
 rev=${DEB_SOURCE:-worktree}
 if [ "$rev" = worktree ]; then
-	(cd "$src" && git ls-files -z -co --exclude-standard | rsync -a --from0 --files-from=- ./ "$tree/")
+	copy_worktree "$tree"
 else
 	git -C "$src" archive "$rev" | tar -x -C "$tree"
 fi

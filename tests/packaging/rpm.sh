@@ -12,27 +12,10 @@
 # the spec stays as Fedora wants it. The spec's %check is skipped
 # (--without check) unless RPM_CHECK=1.
 set -u
-src=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/packaging/lib.sh
+. "$(dirname "$0")/lib.sh"
 tarball=${1:-}
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-diag() { echo "# $*"; }
-diag_tail() { tail -n "${2:-40}" "$1" | sed 's/^/#   /'; }
-finish() {
-	echo "1..$n"
-	[ "$failed" -eq 0 ] || diag "$failed of $n failed (build directory kept: $work)"
-	[ "$failed" -eq 0 ] && rm -rf "$work"
-	exit $((failed > 0))
-}
-
-for tool in rpmbuild rpm git; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "1..0 # SKIP $tool not installed (tests/deps.sh installs the packaging tools)"
-		exit 0
-	fi
-done
+require_tools rpmbuild rpm git
 work=$(mktemp -d "${TMPDIR:-/tmp}/rpm-build.XXXXXX")
 top=$work/rpmbuild
 mkdir -p "$top/SOURCES"
@@ -40,7 +23,7 @@ mkdir -p "$top/SOURCES"
 if [ -z "$tarball" ]; then
 	start=$(date +%s)
 	mkdir "$work/src" "$work/build"
-	(cd "$src" && git ls-files -z -co --exclude-standard | rsync -a --from0 --files-from=- ./ "$work/src/")
+	copy_worktree "$work/src"
 	if (cd "$work/src" && ./autogen.sh && cd "$work/build" && "$work/src/configure" -q &&
 		make dist) >"$work/dist.log" 2>&1; then
 		tarball=$(ls "$work"/build/libreactor-*.tar.gz)
