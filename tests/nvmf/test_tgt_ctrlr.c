@@ -25,13 +25,6 @@
 
 static struct tgtd g_tgtd;
 
-static void base_opts(struct host_opts *o)
-{
-	host_opts_init(o);
-	o->port = g_tgtd.port;
-	o->subnqn = TGTD_NQN_OPEN;
-}
-
 static void fill(uint8_t *buf, size_t len, unsigned seed)
 {
 	uint32_t x = seed * 2654435761u + 7;
@@ -68,7 +61,7 @@ static bool discovery_lists(const char *hostnqn, bool *open_listed, bool *closed
 	bool ok = false;
 
 	*open_listed = *closed_listed = false;
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.subnqn = NVME_DISCOVERY_NQN;
 	o.hostnqn = hostnqn;
 	snprintf(port, sizeof(port), "%u", g_tgtd.port);
@@ -138,7 +131,7 @@ static void test_many_queues(void)
 	int cids[NQ];
 	bool ok;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	for (int q = 0; q <= NQ; q++)
 		io[q].fd = -1;
 	if (!TAP_OK(host_open_admin(&a, &o) == 0 && host_enable(&a) == 0 &&
@@ -225,7 +218,7 @@ static void test_ns_hotplug(void)
 	const uint32_t expect_dw0 = 0x2u | (0x00u << 8) | ((uint32_t)NVME_LOG_CHANGED_NS_LIST << 16);
 	int cid, rc;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "hot plug: connected")) {
 		tap_diag("%s", a.err);
 		goto out;
@@ -302,7 +295,7 @@ static void test_ipv6_listener(void)
 	if (!TAP_OK(rc == 0, "RPC nvmf_subsystem_add_listener [::1]:%u (%d: %.200s)", g_tgtd.port,
 		    rc, out))
 		goto done;
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.addr = "::1";
 	fill(w, 8192, 40);
 	TAP_OK(host_open_session(&a, &io, &o) == 0 &&
@@ -312,7 +305,7 @@ static void test_ipv6_listener(void)
 	/* An IPv4 association of the same subsystem, across the removal. */
 	struct host_opts o4;
 	struct host a4, io4;
-	base_opts(&o4);
+	tgtd_host_opts(&g_tgtd, &o4);
 	bool v4 = host_open_session(&a4, &io4, &o4) == 0;
 	rc = tgtd_rpc(&g_tgtd, out, sizeof(out), "nvmf_subsystem_remove_listener", "-j", params, NULL);
 	TAP_OK(rc == 0, "RPC nvmf_subsystem_remove_listener [::1] (%d: %.200s)", rc, out);
@@ -357,7 +350,7 @@ static void test_host_removal(void)
 	uint16_t st = 0;
 	int rc;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.subnqn = TGTD_NQN_CLOSED;
 	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "the listed host connects to %s",
 		    TGTD_NQN_CLOSED)) {
@@ -412,7 +405,7 @@ static void test_reset_shutdown(void)
 	uint64_t csts = 0, cc = 0;
 	uint8_t *buf = malloc(4096);
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "reset: connected")) {
 		tap_diag("%s", a.err);
 		goto out;
@@ -450,14 +443,8 @@ int main(void)
 	char ctl[512];
 	const char *top = getenv("top_builddir");
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!tgtd_path())
-		tap_skip_all("daemon/nvmf-tgtd is not built (make daemon/nvmf-tgtd)");
 	snprintf(ctl, sizeof(ctl), "%s/tools/reactorctl", top ? top : ".");
-	tap_watchdog(240);
-	if (tgtd_start(&g_tgtd, 0) != 0)
-		tap_bail("nvmf-tgtd did not start with the generated config");
-	tap_diag("nvmf-tgtd pid %d on 127.0.0.1:%u", (int)g_tgtd.pid, g_tgtd.port);
+	tgtd_test_start(&g_tgtd, 0, 240);
 
 	test_discovery();
 	test_many_queues();
@@ -469,7 +456,5 @@ int main(void)
 		tap_skip("tools/reactorctl is not built", "namespace hot plug and listeners through RPC");
 	}
 	test_reset_shutdown();
-	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
-	TAP_OK(tgtd_stop(&g_tgtd) == 0, "nvmf-tgtd exits 0 on SIGTERM, no sanitizer report");
-	return tap_done();
+	return tgtd_test_finish(&g_tgtd);
 }

@@ -32,13 +32,6 @@
 
 static struct tgtd g_tgtd;
 
-static void base_opts(struct host_opts *o)
-{
-	host_opts_init(o);
-	o->port = g_tgtd.port;
-	o->subnqn = TGTD_NQN_OPEN;
-}
-
 /* The daemon still serves: a new admin queue connects and identifies. */
 static bool fresh_connection_works(void)
 {
@@ -47,7 +40,7 @@ static bool fresh_connection_works(void)
 	struct nvme_id_ctrlr *id = malloc(sizeof(*id));
 	bool ok;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	ok = host_open_admin(&a, &o) == 0 && host_enable(&a) == 0 &&
 	     host_identify(&a, NVME_CNS_CTRLR, 0, id, NULL) == 0;
 	if (!ok)
@@ -66,7 +59,7 @@ static void test_connect_refusals(void)
 	uint16_t st = 0;
 	uint32_t cdw0 = 0;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.subnqn = TGTD_NQN_CLOSED;
 	o.hostnqn = "nqn.2014-08.org.example:not-allowed";
 	if (host_tcp_connect(&h, &o) == 0 && host_ic(&h) == 0) {
@@ -109,7 +102,7 @@ static void test_connect_refusals(void)
 	host_close(&h);
 
 	/* An I/O queue naming a controller that does not exist. */
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	if (host_tcp_connect(&h, &o) == 0 && host_ic(&h) == 0) {
 		h.icd_max = 4096;
 		cdw0 = 0;
@@ -147,7 +140,7 @@ static void test_connect_params(void)
 	struct nvme_connect_data data;
 	struct nvme_cqe cqe;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	memset(&data, 0, sizeof(data));
 	memcpy(data.hostid, o.hostid, 16);
 	data.cntlid = NVME_CNTLID_DYNAMIC;
@@ -208,7 +201,7 @@ static void test_bad_sgl(void)
 	struct nvme_cqe cqe;
 	uint16_t cid = 0x4000;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	if (host_open_session(&a, &io, &o) != 0) {
 		TAP_OK(false, "bad SGL: setup %s", a.err);
 		goto out;
@@ -288,7 +281,7 @@ static void test_command_errors(void)
 	uint64_t v;
 	bool sent;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	/* Before CC.EN = 1 only Fabrics commands run. */
 	if (host_open_admin(&a, &o) == 0) {
 		sent = host_identify(&a, NVME_CNS_CTRLR, 0, buf, &st) == 0;
@@ -355,7 +348,7 @@ static void test_bad_ddgst(void)
 	uint8_t *w = malloc(len), *r = malloc(len);
 	uint16_t st = 0;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.ddgst = true;
 	o.hdgst = true;
 	memset(w, 0xa5, len);
@@ -406,7 +399,7 @@ static void test_keep_alive(void)
 	bool ok = true;
 
 	/* Keep-alives every 300 ms keep a 1 s KATO controller alive. */
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.kato_ms = 1000;
 	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "KATO 1000 ms: connected")) {
 		tap_diag("%s", a.err);
@@ -475,7 +468,7 @@ static void run_bad_pdu(const struct bad_pdu *b)
 	struct host h;
 	int rc;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.hdgst = b->hdgst;
 	if (b->stage == AFTER_CONNECT) {
 		rc = host_open_admin(&h, &o);
@@ -637,7 +630,7 @@ static void test_h2c_fault(enum h2c_fault f, const char *what, int fes, long lon
 	uint32_t r2to, r2tl;
 	size_t hl, dl;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	/* The digest faults need digests negotiated. */
 	o.hdgst = f == H2C_BAD_HDGST;
 	o.ddgst = f == H2C_NO_DDGSTF;
@@ -761,7 +754,7 @@ static void test_vanishing_hosts(void)
 	struct host_opts o;
 	struct host h;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	/* Half a header, then gone. */
 	if (host_tcp_connect(&h, &o) == 0 && host_ic(&h) == 0) {
 		uint8_t p[NVME_TCP_HDR_MAX];
@@ -872,13 +865,7 @@ int main(void)
 	const char *port = getenv("NVMF_TEST_PORT");
 	const char *only = getenv("NVMF_TEST_ONLY");	/* "ddgst": the bad digest only (tshark.sh) */
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!tgtd_path())
-		tap_skip_all("daemon/nvmf-tgtd is not built (make daemon/nvmf-tgtd)");
-	tap_watchdog(400);
-	if (tgtd_start(&g_tgtd, port ? (uint16_t)atoi(port) : 0) != 0)
-		tap_bail("nvmf-tgtd did not start with the generated config");
-	tap_diag("nvmf-tgtd pid %d on 127.0.0.1:%u", (int)g_tgtd.pid, g_tgtd.port);
+	tgtd_test_start(&g_tgtd, port ? (uint16_t)atoi(port) : 0, 400);
 
 	if (only && strcmp(only, "ddgst") == 0) {
 		test_bad_ddgst();
@@ -893,7 +880,5 @@ int main(void)
 		test_vanishing_hosts();
 		test_keep_alive();
 	}
-	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
-	TAP_OK(tgtd_stop(&g_tgtd) == 0, "nvmf-tgtd exits 0 on SIGTERM, no sanitizer report");
-	return tap_done();
+	return tgtd_test_finish(&g_tgtd);
 }

@@ -40,13 +40,6 @@ static void fill(uint8_t *buf, size_t len, unsigned seed)
 	}
 }
 
-static void base_opts(struct host_opts *o)
-{
-	host_opts_init(o);
-	o->port = g_tgtd.port;
-	o->subnqn = TGTD_NQN_OPEN;
-}
-
 /* Identify, properties, logs, features on a fresh admin queue. */
 static void test_admin(void)
 {
@@ -59,7 +52,7 @@ static void test_admin(void)
 	uint16_t st;
 	uint32_t cdw0;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.kato_ms = 30000;
 	if (!TAP_OK(host_open_admin(&a, &o) == 0, "admin Connect to %s", TGTD_NQN_OPEN)) {
 		tap_diag("%s", a.err);
@@ -175,7 +168,7 @@ static void test_io_paths(void)
 	uint32_t before;
 	uint16_t st = 0;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "admin + I/O queue 1 connected")) {
 		tap_diag("%s", a.err);
 		host_close(&a);
@@ -302,7 +295,7 @@ static void test_digests(bool hdgst, bool ddgst, uint8_t hpda)
 	struct host a, io;
 	char what[64];
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.hdgst = hdgst;
 	o.ddgst = ddgst;
 	o.hpda = hpda;
@@ -334,7 +327,7 @@ static void test_deep_queue(void)
 	int cids[N];
 	bool ok = true;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.sqsize = 127;
 	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "deep queue: connected (SQSIZE 128)")) {
 		tap_diag("%s", a.err);
@@ -383,7 +376,7 @@ static void test_byte_by_byte(void)
 	struct host_opts o;
 	struct host a, io;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.hdgst = true;
 	o.ddgst = true;
 	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "byte by byte: connected")) {
@@ -415,7 +408,7 @@ static void test_parallel_hosts(void)
 			struct host a, io;
 			uint32_t len = (i % 2) ? 65536 : 4096;	/* R2T and in-capsule */
 			uint8_t *w = malloc(len), *r = malloc(len);
-			base_opts(&o);
+			tgtd_host_opts(&g_tgtd, &o);
 			o.hdgst = o.ddgst = i >= 2;
 			if (host_open_session(&a, &io, &o) != 0)
 				_exit(2);
@@ -454,7 +447,7 @@ static void test_c2h_success(bool digests)
 	uint8_t *buf = malloc(8192);
 	int cid;
 
-	base_opts(&o);
+	tgtd_host_opts(&g_tgtd, &o);
 	o.sq_fc_disabled = true;
 	o.hdgst = o.ddgst = digests;
 	if (!TAP_OK(host_open_session(&a, &io, &o) == 0, "SQ flow control disabled, digests %d: connected",
@@ -486,13 +479,7 @@ int main(void)
 	const char *port = getenv("NVMF_TEST_PORT");
 	const char *only = getenv("NVMF_TEST_ONLY");	/* "io": data paths only (tshark.sh) */
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!tgtd_path())
-		tap_skip_all("daemon/nvmf-tgtd is not built (make daemon/nvmf-tgtd)");
-	tap_watchdog(240);
-	if (tgtd_start(&g_tgtd, port ? (uint16_t)atoi(port) : 0) != 0)
-		tap_bail("nvmf-tgtd did not start with the generated config");
-	tap_diag("nvmf-tgtd pid %d on 127.0.0.1:%u", (int)g_tgtd.pid, g_tgtd.port);
+	tgtd_test_start(&g_tgtd, port ? (uint16_t)atoi(port) : 0, 240);
 
 	if (!only)
 		test_admin();
@@ -508,7 +495,5 @@ int main(void)
 		test_c2h_success(false);
 		test_c2h_success(true);
 	}
-	TAP_OK(tgtd_alive(&g_tgtd), "nvmf-tgtd still running");
-	TAP_OK(tgtd_stop(&g_tgtd) == 0, "nvmf-tgtd exits 0 on SIGTERM, no sanitizer report");
-	return tap_done();
+	return tgtd_test_finish(&g_tgtd);
 }

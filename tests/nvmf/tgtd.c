@@ -347,3 +347,28 @@ int tgtd_stop(struct tgtd *t)
 	remove_files(t);
 	return rc;
 }
+
+void tgtd_test_start(struct tgtd *t, uint16_t port, unsigned watchdog_s)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!tgtd_path())
+		tap_skip_all("daemon/nvmf-tgtd is not built (make daemon/nvmf-tgtd)");
+	tap_watchdog(watchdog_s);
+	if (tgtd_start(t, port) != 0)
+		tap_bail("nvmf-tgtd did not start with the generated config");
+	tap_diag("nvmf-tgtd pid %d on 127.0.0.1:%u", (int)t->pid, t->port);
+}
+
+int tgtd_test_finish(struct tgtd *t)
+{
+	TAP_OK(tgtd_alive(t), "nvmf-tgtd still running");
+	TAP_OK(tgtd_stop(t) == 0, "nvmf-tgtd exits 0 on SIGTERM, no sanitizer report");
+	return tap_done();
+}
+
+void tgtd_host_opts(const struct tgtd *t, struct host_opts *o)
+{
+	host_opts_init(o);
+	o->port = t->port;
+	o->subnqn = TGTD_NQN_OPEN;
+}

@@ -49,4 +49,16 @@ int tgtd_rpc(const struct tgtd *t, char *out, size_t out_len, const char *method
 /* The last lines of the daemon's log as TAP diagnostics. */
 void tgtd_diag_log(const struct tgtd *t, int lines);
 
+/* What each tests/nvmf program does first: line-buffered stdout, skip all
+ * when the daemon is not built, a watchdog of watchdog_s seconds, then the
+ * daemon started on port (0: a free one), or Bail out. */
+void tgtd_test_start(struct tgtd *t, uint16_t port, unsigned watchdog_s);
+/* And last: the daemon is still running and stops cleanly (two test
+ * points). Returns the program's exit status (tap_done()). */
+int tgtd_test_finish(struct tgtd *t);
+
+struct host_opts;
+/* host_opts_init(), aimed at t's port and its open subsystem. */
+void tgtd_host_opts(const struct tgtd *t, struct host_opts *o);
+
 #endif /* TESTS_NVMF_TGTD_H */
