@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define TREQ_SECURE_NOT_SPECIFIED 0x0u
 #define TREQ_SECURE_REQUIRED 0x1u
 #define TREQ_SECURE_NOT_REQUIRED 0x2u
 #define TREQ_SQFLOW_DISABLE_OK 0x4u	/* we accept Connect with SQ flow control disabled */
@@ -103,7 +104,12 @@ static bool seen_addr(struct disc_log *log, const struct nvmf_listen_addr *addr)
 
 static int build_entries(struct disc_log *log, const char *hostnqn, const struct nvmf_listen_addr *listen_addr)
 {
-	const uint8_t treq = TREQ_SECURE_NOT_REQUIRED | TREQ_SQFLOW_DISABLE_OK;
+	/*
+	 * Secure channel "not specified" (TLS is not offered), as Linux nvmet
+	 * says: nvme-cli 2.x prints "not required" combined with the SQ flow
+	 * control bit as "unrecognized".
+	 */
+	const uint8_t treq = TREQ_SECURE_NOT_SPECIFIED | TREQ_SQFLOW_DISABLE_OK;
 	struct nvmf_subsystem *s;
 	struct nvmf_subsystem_listener *l;
 	struct nvmf_referral *r;

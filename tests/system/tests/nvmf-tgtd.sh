@@ -6,7 +6,8 @@
 # lib/initiator-checks.sh the kernel target passes (tests/nvmet-reference.sh),
 # plus Compare, the same data checks on the file namespace and a namespace
 # hot-added through reactorctl (bdev_aio_create + nvmf_subsystem_add_ns) and
-# removed again (nvmf_subsystem_remove_ns + bdev_aio_delete).
+# removed again (nvmf_subsystem_remove_ns + bdev_aio_delete), and discovery
+# through the discovery subsystem's own listener on port 8009.
 # SIGTERM must stop it with exit status 0 within TGTD_STOP_SECS, and the run
 # must log no error or warning.
 # systest: --timeout 480
@@ -20,6 +21,7 @@ DATA=/var/tmp/nvmf-tgtd     # on the root disk: ext4 has O_DIRECT, tmpfs (6.1) h
 CFG=$DATA/nvmf-tgtd.json
 # shellcheck disable=SC2034  # read by lib/initiator-checks.sh
 IC_NAMESPACES=2 IC_HOTADD_BYTES=$((32 << 20))
+DISC_PORT=8009              # the discovery subsystem alone, as `nvme discover` expects
 
 write_config() {
     cat >"$CFG" <<EOF
@@ -48,7 +50,11 @@ write_config() {
         { "method": "nvmf_subsystem_add_listener",
           "params": { "nqn": "$IC_NQN",
                       "listen_address": { "trtype": "TCP", "adrfam": "IPv4",
-                                          "traddr": "$IC_TRADDR", "trsvcid": "$IC_TRSVCID" } } }
+                                          "traddr": "$IC_TRADDR", "trsvcid": "$IC_TRSVCID" } } },
+        { "method": "nvmf_subsystem_add_listener",
+          "params": { "nqn": "nqn.2014-08.org.nvmexpress.discovery",
+                      "listen_address": { "trtype": "TCP", "adrfam": "IPv4",
+                                          "traddr": "$IC_TRADDR", "trsvcid": "$DISC_PORT" } } }
       ]
     }
   ]
@@ -85,7 +91,25 @@ target_remove_ns() {
     tgtd_rpc bdev_aio_delete name=File1
 }
 
+# The discovery subsystem on its own port: its log lists the subsystem at
+# its I/O listener, and the kernel host can connect from that entry.
+discover_on_discovery_port() {
+    step "initiator: discover on the discovery port $DISC_PORT"
+    local out
+    out=$(timeout 60 nvme discover -t tcp -a "$IC_TRADDR" -s "$DISC_PORT" -q "$IC_HOSTNQN") ||
+        fail "nvme discover on port $DISC_PORT failed: $out"
+    echo "$out"
+    grep -Eq "subnqn:[[:space:]]+$IC_NQN[[:space:]]*\$" <<<"$out" ||
+        fail "the discovery log on port $DISC_PORT does not list $IC_NQN"
+    grep -Eq "trsvcid:[[:space:]]+$IC_TRSVCID[[:space:]]*\$" <<<"$out" ||
+        fail "the discovery log on port $DISC_PORT does not give the I/O port $IC_TRSVCID"
+    if grep -q 'unrecognized' <<<"$out"; then
+        fail "nvme-cli could not decode a field of the discovery log (above)"
+    fi
+}
+
 target_extra_checks() {
+    discover_on_discovery_port
     ic_compare
     # The file namespace gets the same data checks as the RAM one.
     local first=$IC_DEV
