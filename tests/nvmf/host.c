@@ -633,17 +633,26 @@ int host_open_session(struct host *admin, struct host *io, const struct host_opt
 	return rc;
 }
 
-int host_prop_get(struct host *h, uint32_t ofst, bool eight, uint64_t *value, uint16_t *status)
+/* Property Get or Set (fctype) of ofst, 4 or 8 bytes; value: Property Set's. */
+static int property_exec(struct host *h, uint8_t fctype, uint32_t ofst, bool eight, uint64_t value,
+			 struct nvme_cqe *cqe)
 {
 	struct nvme_property_cmd cmd;
-	struct nvme_cqe cqe;
 
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.opc = NVME_OPC_FABRICS;
-	cmd.fctype = NVME_FCTYPE_PROPERTY_GET;
+	cmd.fctype = fctype;
 	cmd.attrib = eight ? 1 : 0;
 	cmd.ofst = ofst;
-	if (host_exec(h, (struct nvme_sqe *)&cmd, NULL, 0, NULL, 0, &cqe) != 0)
+	cmd.value = value;
+	return host_exec(h, (struct nvme_sqe *)&cmd, NULL, 0, NULL, 0, cqe);
+}
+
+int host_prop_get(struct host *h, uint32_t ofst, bool eight, uint64_t *value, uint16_t *status)
+{
+	struct nvme_cqe cqe;
+
+	if (property_exec(h, NVME_FCTYPE_PROPERTY_GET, ofst, eight, 0, &cqe) != 0)
 		return -1;
 	if (value)
 		*value = cqe.cdw0 | (eight ? (uint64_t)cqe.cdw1 << 32 : 0);
@@ -652,16 +661,9 @@ int host_prop_get(struct host *h, uint32_t ofst, bool eight, uint64_t *value, ui
 
 int host_prop_set(struct host *h, uint32_t ofst, bool eight, uint64_t value, uint16_t *status)
 {
-	struct nvme_property_cmd cmd;
 	struct nvme_cqe cqe;
 
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.opc = NVME_OPC_FABRICS;
-	cmd.fctype = NVME_FCTYPE_PROPERTY_SET;
-	cmd.attrib = eight ? 1 : 0;
-	cmd.ofst = ofst;
-	cmd.value = value;
-	if (host_exec(h, (struct nvme_sqe *)&cmd, NULL, 0, NULL, 0, &cqe) != 0)
+	if (property_exec(h, NVME_FCTYPE_PROPERTY_SET, ofst, eight, value, &cqe) != 0)
 		return -1;
 	return status_out(h, &cqe, status, "Property Set");
 }
