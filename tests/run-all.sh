@@ -9,11 +9,12 @@
 #   build/clang  -Werror build with clang (warnings-clean check)
 #   build/asan   ASan+UBSan build, unit tests
 #   build/tsan   TSan build, unit tests
-# then runs the RPC fuzzer for 60 s, builds and lints the Debian and RPM packages
-# (tests/packaging/deb.sh into build/debs, rpm.sh) and runs the QEMU system tests
+# then runs the libFuzzer targets (RPC 60 s, PDU validator 30 s, target 60 s),
+# builds and lints the Debian and RPM packages (tests/packaging/deb.sh into
+# build/debs, rpm.sh) and runs the QEMU system tests
 # (tests/system/run-all.sh; the test "packages" installs build/debs), which report
 # themselves skipped, with the reason, where they cannot run.
-# --quick skips the fuzzer, the sanitizer builds, distcheck, packages and system tests.
+# --quick skips the fuzzers, the sanitizer builds, distcheck, packages and system tests.
 #
 # Ends with one line: "N passed, N failed, N skipped".
 set -uo pipefail
@@ -112,17 +113,22 @@ if build_variant clang CC=clang --enable-werror; then pass "clang -Werror build"
 else fail "clang -Werror build"; fi
 
 if [ $quick -eq 0 ]; then
-	log "RPC fuzzer (libFuzzer, 60 s)"
-	if out=$(tests/fuzz/run-rpc-fuzz.sh 60 2>&1); then
-		echo "$out"
-		if grep -q '^ok 2 .*# SKIP' <<<"$out"; then
-			skip "rpc fuzzer: $(sed -n 's/^ok 2 .*# SKIP //p' <<<"$out")"
+	# The libFuzzer targets: JSON-RPC parser, NVMe/TCP PDU validator, and the
+	# whole target (PDU parsing and command dispatch on RAM namespaces).
+	for f in "rpc 60 JSON-RPC" "nvme 30 NVMe/TCP PDU validator" "nvmf 60 nvmf-tgtd target"; do
+		read -r name secs what <<<"$f"
+		log "$what fuzzer (libFuzzer, $secs s)"
+		if out=$(tests/fuzz/run-$name-fuzz.sh "$secs" 2>&1); then
+			echo "$out"
+			if grep -q '^ok 2 .*# SKIP' <<<"$out"; then
+				skip "$name fuzzer: $(sed -n 's/^ok 2 .*# SKIP //p' <<<"$out")"
+			else
+				pass "$name fuzzer: $(sed -n 's/^# .* executions: //p' <<<"$out") executions, no crash"
+			fi
 		else
-			pass "rpc fuzzer: $(sed -n 's/^# rpc_fuzz executions: //p' <<<"$out") executions, no crash"
+			echo "$out"; fail "$name fuzzer"
 		fi
-	else
-		echo "$out"; fail "rpc fuzzer"
-	fi
+	done
 
 	log "ASan+UBSan build + unit tests"
 	if build_variant asan --enable-asan --enable-ubsan --enable-werror; then
