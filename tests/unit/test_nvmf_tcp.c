@@ -705,6 +705,42 @@ static void test_icresp(void **state)
 	run(body_icresp);
 }
 
+/*
+ * A peer that connects and sends no ICReq is closed after ICREQ_TIMEOUT_S
+ * (1 s in this build), while one that sent its ICReq in time stays.
+ */
+static void body_icreq_timeout(void *arg H_UNUSED)
+{
+	struct host silent, prompt;
+	uint8_t req[NVME_TCP_HDR_MAX], rsp[NVME_TCP_ICRESP_HLEN], b;
+	size_t n = nvme_tcp_build_icreq(req, 0, false, false, 0);
+	uint64_t connected;
+
+	if (!tgt_up())
+		goto out;
+	if (!host_open(&silent))
+		goto out;
+	connected = h_now_ns();
+	if (host_open(&prompt) && host_send(&prompt, req, n) && host_recv(&prompt, rsp, sizeof(rsp))) {
+		H_CHECK(host_sees_close(&silent));
+		H_CHECK(h_now_ns() - connected >= 900ull * 1000 * 1000);	/* not before the timeout */
+		/* The prompt one is still open: nothing to read, no close. */
+		H_CHECK_INT(recv(prompt.fd, &b, 1, MSG_DONTWAIT), ==, -1);
+		H_CHECK_INT(errno, ==, EAGAIN);
+	}
+	host_close(&prompt);
+	host_close(&silent);
+out:
+	tgt_down();
+}
+
+static void test_icreq_timeout(void **state)
+{
+	(void)state;
+	H_BEGIN();
+	run(body_icreq_timeout);
+}
+
 /* Reads (single and split C2HData), in-capsule and R2T writes, with and without digests. */
 static void body_io(void *arg H_UNUSED)
 {
@@ -1408,7 +1444,7 @@ static void test_uring_io(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		H_TEST(test_icresp),	 H_TEST(test_io),	   H_TEST(test_pipeline),
+		H_TEST(test_icresp),	 H_TEST(test_icreq_timeout),	 H_TEST(test_io),	   H_TEST(test_pipeline),
 		H_TEST(test_c2h_success), H_TEST(test_no_c2h_success), H_TEST(test_ddgst_error), H_TEST(test_bad_sgl),
 		H_TEST(test_malformed),	 H_TEST(test_close_at_core), H_TEST(test_maxr2t),
 		H_TEST(test_hpda),	 H_TEST(test_mutations), H_TEST(test_backpressure),

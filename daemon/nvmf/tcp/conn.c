@@ -32,6 +32,12 @@
 /* Reads of leftover input before closing, so the close is a FIN and not a
  * RST that could destroy a TermReq still on its way. */
 #define CLOSE_DRAIN_READS 4
+/* A peer must send its ICReq this soon after connecting (hosts send it at
+ * once), or the connection is closed: an idle socket would otherwise hold
+ * its receive buffer for as long as the peer likes. */
+#ifndef ICREQ_TIMEOUT_S
+#define ICREQ_TIMEOUT_S 10u	/* the unit test builds with a shorter one */
+#endif
 
 enum conn_state {
 	CONN_WAIT_ICREQ,
@@ -87,6 +93,7 @@ struct tcp_conn {
 	/* Negotiated by ICReq/ICResp. */
 	bool hdgst, ddgst;
 	uint8_t hpda;
+	struct reactor_poller *icreq_timer;	/* until the ICReq arrives */
 	/* Request pool (made at ICReq). */
 	struct tcp_req *reqs;
 	uint32_t num_reqs;
@@ -431,6 +438,7 @@ static void icreq_handle(struct tcp_conn *c)
 	uint32_t num;
 	size_t len;
 
+	reactor_poller_unregister(&c->icreq_timer);
 	c->hpda = ic->hpda;
 	c->hdgst = !!(ic->dgst & NVME_TCP_DGST_HDR);
 	c->ddgst = !!(ic->dgst & NVME_TCP_DGST_DATA);
@@ -807,6 +815,7 @@ static void conn_disconnect(struct tcp_conn *c)
 	if (c->state == CONN_CLOSING)
 		return;
 	c->state = CONN_CLOSING;
+	reactor_poller_unregister(&c->icreq_timer);
 	conn_enter(c);
 	/* Swallow pending input so that close() sends FIN rather than RST. */
 	for (int i = 0; i < CLOSE_DRAIN_READS; i++)
@@ -849,6 +858,18 @@ static void conn_try_free(struct tcp_conn *c)
 	free(c->rxbuf);
 	tpg->num_conns--;
 	free(c);
+}
+
+static int conn_icreq_timeout(void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	REACTOR_NOTICELOG("NVMe/TCP %s:%u: no ICReq within %u s of connecting; closing",
+			  c->qpair.peer_addr, c->qpair.peer_port, ICREQ_TIMEOUT_S);
+	conn_enter(c);
+	conn_disconnect(c);
+	conn_leave(c);
+	return REACTOR_POLLER_BUSY;
 }
 
 void nvmf_tcp_qpair_disconnect(struct nvmf_qpair *qpair)
@@ -907,5 +928,11 @@ void nvmf_tcp_conn_create(struct nvmf_tcp_transport *tt, struct nvmf_poll_group 
 		nvmf_qpair_disconnected(&c->qpair);
 		c->disconnected = true;
 		conn_try_free(c);
+		return;
 	}
+	c->icreq_timer = reactor_poller_register_named(conn_icreq_timeout, c, ICREQ_TIMEOUT_S * 1000000ull,
+						       "nvmf_tcp_icreq_timeout");
+	if (c->icreq_timer == NULL)
+		REACTOR_WARNLOG("NVMe/TCP %s:%u: no ICReq timer (%s): the connection waits for its ICReq "
+				"without a bound", peer, port, strerror(errno));
 }
