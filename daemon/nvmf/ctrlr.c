@@ -503,10 +503,8 @@ void nvmf_request_exec(struct nvmf_request *req)
 	nvmf_io_exec(req);
 }
 
-void nvmf_request_complete(struct nvmf_request *req)
+void nvmf_qpair_fill_cqe(struct nvmf_qpair *qpair, struct nvmf_request *req)
 {
-	struct nvmf_qpair *qpair = req->qpair;
-
 	req->rsp.cid = req->cmd.cid;
 	req->rsp.sqid = qpair->qid;
 	if (qpair->sq_flow_control_disabled) {
@@ -516,6 +514,13 @@ void nvmf_request_complete(struct nvmf_request *req)
 		qpair->sq_head = (uint16_t)((qpair->sq_head + 1) % qpair->sq_depth);
 		req->rsp.sqhd = qpair->sq_head;
 	}
+}
+
+void nvmf_request_complete(struct nvmf_request *req)
+{
+	struct nvmf_qpair *qpair = req->qpair;
+
+	nvmf_qpair_fill_cqe(qpair, req);
 	if (req->rsp.status && qpair->ctrlr &&
 	    nvme_status_sc(req->rsp.status) != NVME_SC_ABORTED_SQ_DELETION)
 		record_error(req);

@@ -435,6 +435,9 @@ void nvmf_qpair_disconnect_async(struct nvmf_qpair *qpair);
 void nvmf_request_exec(struct nvmf_request *req);
 /** Finish: fills CQE sqid/sqhd/cid, accounts, calls transport->ops->req_complete. */
 void nvmf_request_complete(struct nvmf_request *req);
+/** Fill @p req's CQE CID, SQID and SQHD (the command took an SQ entry: the
+ *  head advances). For a transport answering a command the core never saw. */
+void nvmf_qpair_fill_cqe(struct nvmf_qpair *qpair, struct nvmf_request *req);
 /** Set req->rsp.status (and DNR) and complete. */
 void nvmf_request_complete_status(struct nvmf_request *req, uint16_t status);
 

@@ -78,16 +78,22 @@ void nvmf_qpair_fini(struct nvmf_qpair *qpair)
 	atomic_fetch_add(&g_finis, 1);
 }
 
+/* The fake core's CQE rule (the real one, in ctrlr.c, also knows SQ flow control off). */
+void nvmf_qpair_fill_cqe(struct nvmf_qpair *q, struct nvmf_request *req)
+{
+	req->rsp.cid = req->cmd.cid;
+	req->rsp.sqid = q->qid;
+	q->sq_head = (uint16_t)(q->sq_depth ? (q->sq_head + 1u) % q->sq_depth : 0);
+	req->rsp.sqhd = q->sq_head;
+}
+
 void nvmf_request_complete(struct nvmf_request *req)
 {
 	struct nvmf_qpair *q = req->qpair;
 
 	H_CHECK(reactor_get_thread() == q->pg->thread);
 	q->outstanding--;
-	req->rsp.cid = req->cmd.cid;
-	req->rsp.sqid = q->qid;
-	q->sq_head = (uint16_t)(q->sq_depth ? (q->sq_head + 1u) % q->sq_depth : 0);
-	req->rsp.sqhd = q->sq_head;
+	nvmf_qpair_fill_cqe(q, req);
 	q->transport->ops->req_complete(req);
 }
 

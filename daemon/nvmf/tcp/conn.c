@@ -355,22 +355,15 @@ void nvmf_tcp_req_complete(struct nvmf_request *req)
 	conn_leave(c);
 }
 
-/* Complete a command the core never saw (bad SGL, data digest error). The
- * CQE is filled the way nvmf_request_complete() does: it took an SQ entry. */
+/* Complete a command the core never saw (bad SGL, data digest error); it
+ * took an SQ entry all the same. */
 static void req_fail(struct tcp_req *r, uint16_t status)
 {
 	struct nvmf_request *req = &r->req;
 	struct nvmf_qpair *q = &r->conn->qpair;
 
 	memset(&req->rsp, 0, sizeof(req->rsp));
-	req->rsp.cid = req->cmd.cid;
-	req->rsp.sqid = q->qid;
-	if (q->sq_flow_control_disabled) {
-		req->rsp.sqhd = 0xffff;	/* TP 8005: SQHD not maintained */
-	} else if (q->sq_depth) {
-		q->sq_head = (uint16_t)((q->sq_head + 1u) % q->sq_depth);
-		req->rsp.sqhd = q->sq_head;
-	}
+	nvmf_qpair_fill_cqe(q, req);
 	req->rsp.status = status;
 	req->xfer = NVMF_XFER_NONE;
 	nvmf_tcp_req_complete(req);
